@@ -1,0 +1,40 @@
+# make run   -- create .venv if missing, install requirements.txt, launch http://127.0.0.1:7860
+# make test  -- the same plus requirements-dev.txt, then the whole test suite (CPU only, offline)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+ARGS   ?=
+
+.PHONY: run test bench train examples clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) app.py $(ARGS)
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(ARGS)
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.run $(ARGS)
+
+# Re-create the bundled ShapesWorld classifiers and example pictures (about 15 min on 2 cores).
+train: $(VENV)/.installed
+	$(PY) -m visionlab.toy.train configs/shapes-vit-tiny.toml
+	$(PY) -m visionlab.toy.train configs/shapes-resnet-tiny.toml
+
+examples: $(VENV)/.installed
+	$(PY) -m visionlab.toy.examples
+
+clean:
+	rm -rf $(VENV) .pytest_cache .gradio test-output

@@ -1,0 +1,81 @@
+"""VisionLab: an interactive lesson on how vision models see.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--device cpu|cuda|mps]
+                  [--offline] [--preload]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, offline is normal
+
+CSS = """
+.vl-status {font-size: 0.9em; opacity: 0.85}
+footer {display: none !important}
+"""
+
+
+def status_line() -> str:
+    from visionlab.models.device import get_device
+    from visionlab.models.hub import hub_status
+
+    hub = hub_status()
+    where = "online: real models download from the Hugging Face Hub on first use" if hub.online else (
+        f"offline ({hub.reason}): the bundled ShapesWorld models answer")
+    return f"Device: `{get_device()}` · {where}"
+
+
+def build_app():
+    """The whole Blocks app: a header, then one tab per module in `demos.TABS`."""
+    import gradio as gr
+
+    from demos import TABS
+
+    with gr.Blocks(title="VisionLab") as demo:
+        gr.Markdown("# VisionLab\nHow modern vision models see, live. Upload a picture or pick an example.")
+        gr.Markdown(status_line(), elem_classes="vl-status")
+        for module, title in TABS:
+            with gr.Tab(title):
+                module.build()
+    return demo
+
+
+def preload() -> None:
+    """Load the default model of every task before the first visitor arrives."""
+    from demos.common import default_model_keys
+    from visionlab.models import load_model
+
+    for key in default_model_keys():
+        loaded = load_model(key)
+        print(f"preloaded {loaded.spec.key}" + (f" (instead of {key})" if loaded.spec.key != key else ""))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="VisionLab: how vision models see.")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="also serve on a public gradio.live link")
+    parser.add_argument("--device", choices=["cuda", "mps", "cpu"], help="default: cuda, then mps, then cpu")
+    parser.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
+    parser.add_argument("--preload", action="store_true", help="load the default models before serving")
+    args = parser.parse_args(argv)
+
+    from demos.common import EXAMPLES_DIR
+    from visionlab.models.device import set_device
+    from visionlab.models.hub import hub_status
+
+    hub_status(force_offline=args.offline)
+    if args.device:
+        set_device(args.device)
+    if args.preload:
+        preload()
+    demo = build_app()
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
+                max_file_size="10mb", allowed_paths=[str(EXAMPLES_DIR)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Pieces every tab shares: the safe image input, model dropdowns, error handling, notices."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+
+from visionlab.models import ModelLoadError, UnknownModel, specs_for
+from visionlab.models.hub import hub_status
+from visionlab.ops.images import BadImage
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES_DIR = ROOT / "examples"
+NOTES_DIR = Path(__file__).resolve().parent / "notes"
+MODEL_CONCURRENCY = "model"
+DEFAULT_MODELS = {"classification": "resnet50"}  # used when online; offline the bundled one  # one concurrency id for every listener that runs a model
+
+from gradio.events import Dependency
+
+class SafeImage(gr.Image):
+    """gr.Image that turns unreadable uploads into a clear sentence instead of a traceback.
+
+    Always passes a file path (`type="filepath"`, no mode conversion), so the pipeline's
+    own loader handles modes, 16-bit data, EXIF rotation and size limits.
+    """
+
+    is_template = True  # rendered by the frontend's ordinary Image component
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("type", "filepath")
+        kwargs.setdefault("image_mode", None)
+        kwargs.setdefault("sources", ["upload", "clipboard", "webcam"])
+        super().__init__(**kwargs)
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception:  # noqa: BLE001 - PIL raises many kinds for bad files
+            raise gr.Error("This file is not a picture VisionLab can read (or it is damaged, or far "
+                           "too large). Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF image.") from None
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Show library errors meant for people as gr.Error; log anything else, show a sentence."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (BadImage, ModelLoadError, UnknownModel) as e:
+            raise gr.Error(str(e)) from None
+        except Exception as e:  # noqa: BLE001 - never show a traceback to a student
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Something went wrong inside VisionLab ({type(e).__name__}). "
+                           "The server is still running: try another picture or model.") from None
+    return wrapper
+
+
+def model_choices(task: str, prefer: str | None = None) -> tuple[list[tuple[str, str]], str]:
+    """(label, key) pairs of the registry's models for `task`, and the default key.
+
+    Online, hub models come first and `prefer` is the default. Offline, the bundled models
+    come first and are the default; hub models stay listed (they work if already downloaded).
+    """
+    online = hub_status().online
+    bundled, hub = specs_for(task, bundled=True), specs_for(task, bundled=False)
+    if online:
+        choices = [(s.title, s.key) for s in hub + bundled]
+    else:
+        choices = [(s.title, s.key) for s in bundled] + [(f"{s.title} (offline: needs a download)", s.key)
+                                                         for s in hub]
+    usable = [s.key for s in (hub + bundled if online else bundled)]
+    return choices, prefer if prefer in usable else usable[0]
+
+
+def model_dropdown(task: str, label: str, prefer: str | None = None, **kwargs: Any) -> gr.Dropdown:
+    """A dropdown of the registry's models for `task` (see `model_choices`)."""
+    choices, default = model_choices(task, prefer)
+    return gr.Dropdown(choices=choices, value=default, label=label, **kwargs)
+
+
+def answered_by(title: str, device: str, ms: float, notice: str | None) -> str:
+    """One Markdown line naming the model that answered, plus the fallback notice if any."""
+    line = f"Answered by **{title}** on `{device}` in {ms:.0f} ms."
+    return f"⚠️ {notice}\n\n{line}" if notice else line
+
+
+def note(tab: str) -> str:
+    """The tab's "What am I looking at?" text: English then Chinese, from demos/notes/."""
+    parts = [(NOTES_DIR / f"{tab}.{lang}.md").read_text(encoding="utf-8") for lang in ("en", "zh")]
+    return "\n\n---\n\n".join(parts)
+
+
+def example_paths() -> list[str]:
+    """Example pictures: the public-domain photos, then the ShapesWorld pictures."""
+    photos = sorted((EXAMPLES_DIR / "photos").glob("*.*"))
+    shapes = sorted((EXAMPLES_DIR / "shapes").glob("*.png"))
+    return [str(p) for p in photos + shapes if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
+
+
+def default_model_keys() -> list[str]:
+    """The model each tab's dropdown starts on (what `--preload` warms)."""
+    return [model_choices("classification", DEFAULT_MODELS["classification"])[1]]

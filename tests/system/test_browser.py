@@ -1,0 +1,36 @@
+"""The real page in headless Chromium: open it, run an example, see a label, keep a screenshot."""
+
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    if not CHROMIUM:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url, wait_until="networkidle")
+        yield page
+        browser.close()
+
+
+def test_example_runs_and_a_label_appears(page, output_dir):
+    page.get_by_text("VisionLab").first.wait_for()
+    # the ShapesWorld examples are named after what they show; click the yellow star
+    page.locator("img[src*='yellow-star']").first.click()
+    label = page.locator(".output-class").first
+    label.wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelector('.output-class')?.textContent.includes('star')",
+                           timeout=60_000)
+    assert "star" in label.text_content()
+    page.get_by_text("Answered by").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(output_dir / "classification.png"), full_page=True)

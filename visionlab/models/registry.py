@@ -1,0 +1,114 @@
+"""The model registry: one frozen `ModelSpec` per model the app may load.
+
+This is the only place hub ids appear. The UI builds its dropdowns from here, and the
+loader refuses any name that is not a key of `REGISTRY`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+HALF = (0.5, 0.5, 0.5)
+
+
+class UnknownModel(KeyError):
+    """A model name that is not in the registry (nothing outside it is ever loaded)."""
+
+    def __str__(self) -> str:
+        return f"'{self.args[0]}' is not one of VisionLab's models. Pick one from the list."
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to load and describe one model.
+
+    key: the name in the UI and the API. task: which tab uses it ("classification", ...).
+    library: the loading library ("timm", "transformers", "segment-anything").
+    hub_id: hub name for downloaded models; path: folder under weights/ for bundled ones.
+    family: "cnn" or "vit" (picks the bundled fallback and the explanation shown).
+    input_size: square side in pixels; mean/std: per-channel normalisation on a 0-1 scale.
+    labels: "imagenet-1k" or "shapesworld". fallback: key of the bundled model used offline.
+    """
+
+    key: str
+    task: str
+    library: str
+    title: str
+    family: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    labels: str
+    licence: str
+    hub_id: str | None = None
+    path: str | None = None
+    fallback: str | None = None
+    half_ok: bool = True
+
+    @property
+    def bundled(self) -> bool:
+        return self.path is not None
+
+    @property
+    def source(self) -> str:
+        """Where the weights come from: "bundled" or the loading library's name."""
+        return "bundled" if self.bundled else self.library
+
+    @property
+    def hub_repo(self) -> str | None:
+        """The Hugging Face repository holding a hub model's weights."""
+        if self.hub_id is None:
+            return None
+        return f"timm/{self.hub_id}" if self.library == "timm" else self.hub_id
+
+    @property
+    def local_dir(self) -> Path:
+        assert self.path is not None, f"{self.key} is not bundled"
+        return WEIGHTS_DIR / self.path
+
+
+def _timm_classifier(key: str, hub_id: str, title: str, family: str, mean=IMAGENET_MEAN,
+                     std=IMAGENET_STD, size: int = 224) -> ModelSpec:
+    return ModelSpec(key=key, task="classification", library="timm", title=title, family=family,
+                     input_size=size, mean=mean, std=std, labels="imagenet-1k", licence="apache-2.0",
+                     hub_id=hub_id, fallback="shapes-vit-tiny" if family == "vit" else "shapes-resnet-tiny")
+
+
+_SPECS = [
+    # Bundled: trained by VisionLab on ShapesWorld (configs/), shipped in weights/.
+    ModelSpec(key="shapes-resnet-tiny", task="classification", library="timm",
+              title="Tiny ResNet (bundled, ShapesWorld)", family="cnn", input_size=64,
+              mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="shapesworld", licence="apache-2.0",
+              path="shapes-resnet-tiny"),
+    ModelSpec(key="shapes-vit-tiny", task="classification", library="timm",
+              title="Tiny ViT (bundled, ShapesWorld)", family="vit", input_size=64,
+              mean=HALF, std=HALF, labels="shapesworld", licence="apache-2.0",
+              path="shapes-vit-tiny"),
+    # Downloaded from the Hugging Face Hub on first use (ImageNet-1k classifiers).
+    _timm_classifier("resnet50", "resnet50.a1_in1k", "ResNet-50", "cnn"),
+    _timm_classifier("convnext-tiny", "convnext_tiny.fb_in1k", "ConvNeXt-T", "cnn"),
+    _timm_classifier("mobilenetv3-large", "mobilenetv3_large_100.ra_in1k", "MobileNetV3-L", "cnn"),
+    _timm_classifier("vit-base-16", "vit_base_patch16_224.augreg2_in21k_ft_in1k", "ViT-B/16", "vit",
+                     mean=HALF, std=HALF),
+    _timm_classifier("deit-small", "deit_small_patch16_224.fb_in1k", "DeiT-S", "vit"),
+]
+
+REGISTRY: dict[str, ModelSpec] = {s.key: s for s in _SPECS}
+
+
+def get_spec(key: str) -> ModelSpec:
+    """The spec named `key`; raises `UnknownModel` for anything else."""
+    try:
+        return REGISTRY[key]
+    except (KeyError, TypeError):
+        raise UnknownModel(key) from None
+
+
+def specs_for(task: str, bundled: bool | None = None) -> list[ModelSpec]:
+    """All specs of a task, in registry order; `bundled` filters by origin."""
+    return [s for s in _SPECS if s.task == task and (bundled is None or s.bundled == bundled)]
