@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, SafeImage, answered_by, example_paths, model_dropdown,
+from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_dropdown,
                           note, user_errors)
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
@@ -18,12 +18,12 @@ LABELS = {"imagenet-1k": "ImageNet-1k", "shapesworld": "ShapesWorld shapes"}
 
 
 def card_markdown(card: ModelCard, result: ClassificationResult) -> str:
-    """The model card as a two-column Markdown table."""
+    """The model card as a Markdown list."""
     t = result.timings
     mean = ", ".join(f"{m:g}" for m in card.mean)
     std = ", ".join(f"{s:g}" for s in card.std)
     rows = [
-        ("Model", f"{card.title} (`{card.key}`, {card.architecture})"),
+        ("Model", f"{card.title} · `{card.key}` · timm {card.architecture}"),
         ("Parameters", f"{card.params / 1e6:.2f} M"),
         ("Compute", f"{card.gflops:.3g} GFLOPs per picture ({card.gflops / 2:.3g} G multiply-adds)"),
         ("Input", f"{card.input_size} x {card.input_size} px, {card.interpolation} resize, "
@@ -34,7 +34,7 @@ def card_markdown(card: ModelCard, result: ClassificationResult) -> str:
         ("Classes", f"{card.num_classes} ({LABELS.get(card.labels, card.labels)})"),
         ("Weights", f"{card.source}, licence {card.licence}"),
     ]
-    return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    return "**Model card**\n\n" + "\n".join(f"- **{k}:** {v}" for k, v in rows)
 
 
 @gpu_task
@@ -46,7 +46,7 @@ def run_classify(image: str | None, model: str, top_k: int = 5):
     labels = {p.label: p.probability for p in result.top_k}
     seen = upscale_nearest(result.model_input, 256)
     return (labels, seen, card_markdown(result.card, result),
-            answered_by(result.card.title, result.card.device, result.latency_ms, result.notice))
+            answered_by(result.card.key, result.card.device, result.latency_ms, result.notice))
 
 
 classify_endpoint = user_errors(run_classify)
@@ -76,18 +76,18 @@ def result_panel(heading: str, visible: bool = True):
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
-            image = SafeImage(label="Picture", height=320)
+            image = image_input(label="Picture", height=320)
             model = model_dropdown("classification", "Model", prefer=DEFAULT_MODELS["classification"])
             top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k: how many classes to show")
             compare = gr.Checkbox(label="Compare with a second model side by side", value=False)
             model_b = model_dropdown("classification", "Second model", prefer="vit-base-16", visible=False)
             run = gr.Button("Classify", variant="primary")
+            gr.Examples(example_paths(), inputs=[image], examples_per_page=12,
+                        label="Examples: public-domain photos and ShapesWorld pictures")
         with gr.Column(scale=8):
             with gr.Row(equal_height=False):
-                _, outputs_a = result_panel("Model A")
-                panel_b, outputs_b = result_panel("Model B", visible=False)
-    gr.Examples(example_paths(), inputs=[image], label="Examples: public-domain photos and ShapesWorld pictures",
-                examples_per_page=12)
+                _, outputs_a = result_panel("Result")
+                panel_b, outputs_b = result_panel("Second model", visible=False)
     with gr.Accordion("What am I looking at? / 这是什么?", open=False):
         gr.Markdown(note("classification"), latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
                                                               {"left": "$", "right": "$", "display": False}])
@@ -100,10 +100,11 @@ def build() -> None:
              concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     auto_a = {**a, "fn": skip_without_image(a["fn"], 4), "api_visibility": "private"}
     auto_b = {**b, "fn": skip_without_image(b["fn"], 4)}
-    # The button: both panels, under the stable API name.
-    run.click(**a, api_name="classify").then(**b)
+    # The button: both panels, under the stable API name (the second only if the first worked,
+    # so a bad picture gives one message, not two).
+    run.click(**a, api_name="classify").success(**b)
     # A new picture (upload, example, webcam) or a new setting re-runs at once, if there is a picture.
-    gr.on([image.change, top_k.release], **auto_a).then(**auto_b)
+    gr.on([image.change, top_k.release], **auto_a).success(**auto_b)
     model.input(**auto_a)
     gr.on([model_b.input, compare.input], **auto_b)
 

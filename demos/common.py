@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from visionlab.models import ModelLoadError, UnknownModel, specs_for
+from visionlab.models import REGISTRY, ModelLoadError, UnknownModel, specs_for
 from visionlab.models.hub import hub_status
 from visionlab.ops.images import BadImage
 
@@ -21,20 +21,18 @@ MODEL_CONCURRENCY = "model"
 DEFAULT_MODELS = {"classification": "resnet50"}  # used when online; offline the bundled one  # one concurrency id for every listener that runs a model
 
 
+def image_input(**kwargs: Any) -> gr.Image:
+    """The picture input of every tab: a file path (no mode conversion) reaches the pipeline,
+    whose own loader handles modes, 16-bit data, EXIF rotation and size limits."""
+    kwargs = {"type": "filepath", "image_mode": None, "sources": ["upload", "clipboard", "webcam"], **kwargs}
+    return SafeImage(**kwargs)
+
+
 class SafeImage(gr.Image):
     """gr.Image that turns unreadable uploads into a clear sentence instead of a traceback.
-
-    Always passes a file path (`type="filepath"`, no mode conversion), so the pipeline's
-    own loader handles modes, 16-bit data, EXIF rotation and size limits.
-    """
+    (No __init__ of its own: gradio derives the component's settings from gr.Image's.)"""
 
     is_template = True  # rendered by the frontend's ordinary Image component
-
-    def __init__(self, **kwargs: Any):
-        kwargs.setdefault("type", "filepath")
-        kwargs.setdefault("image_mode", None)
-        kwargs.setdefault("sources", ["upload", "clipboard", "webcam"])
-        super().__init__(**kwargs)
 
     def preprocess(self, payload):
         try:
@@ -77,6 +75,8 @@ def model_choices(task: str, prefer: str | None = None) -> tuple[list[tuple[str,
         choices = [(s.title, s.key) for s in bundled] + [(f"{s.title} (offline: needs a download)", s.key)
                                                          for s in hub]
     usable = [s.key for s in (hub + bundled if online else bundled)]
+    if prefer not in usable and prefer in REGISTRY:
+        prefer = REGISTRY[prefer].fallback  # offline: the preferred model's bundled stand-in
     return choices, prefer if prefer in usable else usable[0]
 
 
@@ -86,9 +86,12 @@ def model_dropdown(task: str, label: str, prefer: str | None = None, **kwargs: A
     return gr.Dropdown(choices=choices, value=default, label=label, **kwargs)
 
 
-def answered_by(title: str, device: str, ms: float, notice: str | None) -> str:
-    """One Markdown line naming the model that answered, plus the fallback notice if any."""
-    line = f"Answered by **{title}** on `{device}` in {ms:.0f} ms."
+def answered_by(key: str, device: str, ms: float, notice: str | None) -> str:
+    """Markdown naming the model that answered (registry key), plus the fallback notice if any."""
+    spec = REGISTRY[key]
+    line = f"Answered by **{spec.title}** on `{device}` in {ms:.0f} ms."
+    if spec.labels == "shapesworld":
+        line += " It knows only ShapesWorld's shapes, so it names a shape whatever the picture shows."
     return f"⚠️ {notice}\n\n{line}" if notice else line
 
 

@@ -48,7 +48,7 @@ def test_round_trip_through_the_real_loader(tmp_path):
     spec = ModelSpec(key="test-tiny", task="classification", library="timm", title="t", family="cnn",
                      input_size=224, mean=(0.5,) * 3, std=(0.5,) * 3, labels="x", licence="x",
                      path=str(tmp_path / "tiny"))
-    loaded, _ = load_spec(spec)
+    loaded, _, _ = load_spec(spec)
     x = torch.randn(2, 3, 64, 64)
     with torch.inference_mode():
         assert torch.equal(model(x), loaded(x))

@@ -27,10 +27,11 @@ def test_example_runs_and_a_label_appears(page, output_dir):
     page.get_by_text("VisionLab").first.wait_for()
     # the ShapesWorld examples are named after what they show; click the yellow star
     page.locator("img[src*='yellow-star']").first.click()
-    label = page.locator(".output-class").first
+    label = page.get_by_test_id("label-output-value").first
     label.wait_for(timeout=60_000)
-    page.wait_for_function("document.querySelector('.output-class')?.textContent.includes('star')",
-                           timeout=60_000)
-    assert "star" in label.text_content()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=label-output-value]')?.textContent.trim() === 'star'",
+        timeout=60_000)
+    assert label.text_content().strip() == "star"
     page.get_by_text("Answered by").first.wait_for(timeout=30_000)
     page.screenshot(path=str(output_dir / "classification.png"), full_page=True)

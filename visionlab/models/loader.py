@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from visionlab.models.cache import LRUCache
@@ -31,6 +31,8 @@ class LoadedModel:
 
     spec: the model actually loaded. requested: the one asked for. notice: a sentence
     saying why they differ (None when they do not). load_seconds: time of the first load.
+    memo: per-model scratch space for things derived once from the model (transforms,
+    label names, FLOPs); it lives and dies with the cached model.
     """
 
     spec: ModelSpec
@@ -38,6 +40,7 @@ class LoadedModel:
     model: Any
     notice: str | None
     load_seconds: float
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _load_timm(spec: ModelSpec):
@@ -73,7 +76,7 @@ def _place(model, spec: ModelSpec):
     return model
 
 
-def _release(entry: tuple[Any, float]) -> None:
+def _release(entry: tuple[Any, float, dict]) -> None:
     model = entry[0]
     try:
         import torch
@@ -85,16 +88,17 @@ def _release(entry: tuple[Any, float]) -> None:
         pass
 
 
-_cache: LRUCache[tuple[Any, float]] = LRUCache(int(os.environ.get("VISIONLAB_MAX_MODELS", "4")), _release)
-_unavailable: dict[str, str] = {}  # hub models that failed while offline: key -> reason
+_cache: LRUCache[tuple[Any, float, dict]] = LRUCache(int(os.environ.get("VISIONLAB_MAX_MODELS", "4")), _release)
+_unavailable: dict[str, tuple[str, float]] = {}  # hub models that failed: key -> (reason, when)
+RETRY_AFTER_S = 600.0  # online, a failed download is tried again after this long, not at every click
 
 
-def load_spec(spec: ModelSpec):
-    """Load one spec through its library's loader (cached). Returns (model, load_seconds)."""
-    def load() -> tuple[Any, float]:
+def load_spec(spec: ModelSpec) -> tuple[Any, float, dict]:
+    """Load one spec through its library's loader (cached). Returns (model, load_seconds, memo)."""
+    def load() -> tuple[Any, float, dict]:
         t0 = time.perf_counter()
         model = _place(LOADERS[spec.library](spec), spec)
-        return model, time.perf_counter() - t0
+        return model, time.perf_counter() - t0, {}
 
     return _cache.get_or_load(spec.key, load)
 
@@ -104,13 +108,13 @@ def _fallback(requested: ModelSpec, why: str) -> LoadedModel:
         raise ModelLoadError(f"{requested.title} is not available ({why}), and there is no bundled stand-in.")
     used = get_spec(requested.fallback)
     try:
-        model, seconds = load_spec(used)
+        model, seconds, memo = load_spec(used)
     except Exception as e:  # noqa: BLE001 - the message goes to the user
         raise ModelLoadError(f"{requested.title} is not available ({why}), and the bundled "
                              f"{used.title} failed to load too: {e}") from e
     notice = (f"{requested.title} is not available ({why}), so the bundled {used.title} answered "
               f"instead. It was trained on ShapesWorld: it knows only ShapesWorld's classes.")
-    return LoadedModel(used, requested, model, notice, seconds)
+    return LoadedModel(used, requested, model, notice, seconds, memo)
 
 
 def load_model(key: str) -> LoadedModel:
@@ -118,27 +122,36 @@ def load_model(key: str) -> LoadedModel:
     spec = get_spec(key)
     if spec.bundled:
         try:
-            model, seconds = load_spec(spec)
+            model, seconds, memo = load_spec(spec)
         except ModelLoadError:
             raise
         except Exception as e:  # noqa: BLE001
             raise ModelLoadError(f"{spec.title} failed to load: {e}") from e
-        return LoadedModel(spec, spec, model, None, seconds)
-    status = hub_status()
-    if key in _unavailable:
-        return _fallback(spec, _unavailable[key])
-    if not status.online and not in_local_cache(spec):
-        # Decide before building the network: a big model takes seconds just to initialise.
-        _unavailable[key] = f"offline: {status.reason}, and it has not been downloaded before"
-        return _fallback(spec, _unavailable[key])
+        return LoadedModel(spec, spec, model, None, seconds, memo)
+    why = _why_not_now(spec)
+    if why:
+        return _fallback(spec, why)
     try:
-        model, seconds = load_spec(spec)
+        model, seconds, memo = load_spec(spec)
     except Exception as e:  # noqa: BLE001 - any hub/library failure means: use the stand-in
         log.warning("loading %s failed: %s", key, e)
-        if status.online:
-            return _fallback(spec, f"downloading it failed: {type(e).__name__}")
-        return _fallback(spec, f"offline: {status.reason}, and loading it from the local cache failed")
-    return LoadedModel(spec, spec, model, None, seconds)
+        status = hub_status()
+        why = (f"downloading it failed ({type(e).__name__})" if status.online
+               else f"offline: {status.reason}, and loading it from the local cache failed")
+        _unavailable[key] = (why, time.monotonic())
+        return _fallback(spec, why)
+    return LoadedModel(spec, spec, model, None, seconds, memo)
+
+
+def _why_not_now(spec: ModelSpec) -> str | None:
+    """A reason not to try loading a hub model now (decided without building it), or None."""
+    status = hub_status()
+    failed = _unavailable.get(spec.key)
+    if failed and (not status.online or time.monotonic() - failed[1] < RETRY_AFTER_S):
+        return failed[0]
+    if not status.online and spec.key not in _cache and not in_local_cache(spec):
+        return f"offline: {status.reason}, and it has not been downloaded before"
+    return None
 
 
 def loaded_keys() -> list[str]:

@@ -83,11 +83,11 @@ _SPECS = [
     # Bundled: trained by VisionLab on ShapesWorld (configs/), shipped in weights/.
     ModelSpec(key="shapes-resnet-tiny", task="classification", library="timm",
               title="Tiny ResNet (bundled, ShapesWorld)", family="cnn", input_size=64,
-              mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="shapesworld", licence="apache-2.0",
+              mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="shapesworld", licence="mit",
               path="shapes-resnet-tiny"),
     ModelSpec(key="shapes-vit-tiny", task="classification", library="timm",
               title="Tiny ViT (bundled, ShapesWorld)", family="vit", input_size=64,
-              mean=HALF, std=HALF, labels="shapesworld", licence="apache-2.0",
+              mean=HALF, std=HALF, labels="shapesworld", licence="mit",
               path="shapes-vit-tiny"),
     # Downloaded from the Hugging Face Hub on first use (ImageNet-1k classifiers).
     _timm_classifier("resnet50", "resnet50.a1_in1k", "ResNet-50", "cnn"),

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,22 +71,23 @@ class ClassificationResult:
         return self.timings.preprocess_ms + self.timings.forward_ms
 
 
-_flops_lock = threading.Lock()
-_flops: dict[tuple[str, int], float] = {}
-
-
-def count_gflops(model: torch.nn.Module, key: str, size: int) -> float:
-    """FLOPs of one forward pass at size x size (counted once per model, then cached)."""
+def count_gflops(model: torch.nn.Module, size: int) -> float:
+    """FLOPs (2 per multiply-add) of one forward pass on a size x size picture, in billions."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with _flops_lock:
-        if (key, size) not in _flops:
-            p = next(model.parameters())
-            x = torch.zeros(1, 3, size, size, device=p.device, dtype=p.dtype)
-            with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-                model(x)
-            _flops[(key, size)] = counter.get_total_flops() / 1e9
-        return _flops[(key, size)]
+    p = next(model.parameters())
+    x = torch.zeros(1, 3, size, size, device=p.device, dtype=p.dtype)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_names() -> tuple[str, ...]:
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return tuple(info.index_to_description(i) for i in range(1000))
 
 
 def label_names(model: torch.nn.Module, num_classes: int) -> list[str]:
@@ -95,24 +96,40 @@ def label_names(model: torch.nn.Module, num_classes: int) -> list[str]:
     if names and len(names) == num_classes:
         return [str(n) for n in names]
     if num_classes == 1000:
-        from timm.data import ImageNetInfo
-
-        info = ImageNetInfo()
-        return [info.index_to_description(i) for i in range(num_classes)]
+        return list(imagenet_names())
     return [f"class {i}" for i in range(num_classes)]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a classification pipeline derives once per loaded model."""
+
+    data_config: dict
+    transform: Any
+    labels: list[str]
+    gflops: float
+
+
+def _prepare(model: torch.nn.Module) -> _Prepared:
+    from timm.data import create_transform, resolve_model_data_config
+
+    data_config = resolve_model_data_config(model)
+    size = int(data_config["input_size"][-1])
+    return _Prepared(data_config, create_transform(**data_config, is_training=False),
+                     label_names(model, model.num_classes), count_gflops(model, size))
 
 
 class ClassificationPipeline(Pipeline[ClassificationResult]):
     def __init__(self, loaded: LoadedModel):
         super().__init__(loaded)
-        from timm.data import create_transform, resolve_model_data_config
-
-        self.data_config = resolve_model_data_config(self.model)
-        self.transform = create_transform(**self.data_config, is_training=False)
+        if "classification" not in loaded.memo:  # once per loaded model, not per call
+            loaded.memo["classification"] = _prepare(self.model)
+        prepared: _Prepared = loaded.memo["classification"]
+        self.data_config, self.transform = prepared.data_config, prepared.transform
+        self.labels, self.gflops = prepared.labels, prepared.gflops
         self.size = int(self.data_config["input_size"][-1])
         self.mean = torch.tensor(self.data_config["mean"]).view(3, 1, 1)
         self.std = torch.tensor(self.data_config["std"]).view(3, 1, 1)
-        self.labels = label_names(self.model, self.model.num_classes)
 
     def preprocess(self, image: ImageLike, **params: Any) -> dict[str, Any]:
         pil = load_image(image)
@@ -142,7 +159,7 @@ class ClassificationPipeline(Pipeline[ClassificationResult]):
         return ModelCard(
             key=spec.key, title=spec.title, architecture=type(self.model).__name__,
             params=sum(p.numel() for p in self.model.parameters()),
-            gflops=count_gflops(self.model, spec.key, self.size), input_size=self.size,
+            gflops=self.gflops, input_size=self.size,
             mean=tuple(round(float(m), 3) for m in self.data_config["mean"]),
             std=tuple(round(float(s), 3) for s in self.data_config["std"]),
             interpolation=str(self.data_config.get("interpolation", "bilinear")),

@@ -34,8 +34,8 @@ def load_classifier(name: str):
                      family="vit" if "vit" in folder.name else "cnn", input_size=cfg["input_size"][-1],
                      mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), labels="shapesworld",
                      licence=cfg.get("license", "unknown"), path=str(folder))
-    model, seconds = load_spec(spec)
-    return ClassificationPipeline(LoadedModel(spec, spec, model, None, seconds))
+    model, seconds, memo = load_spec(spec)
+    return ClassificationPipeline(LoadedModel(spec, spec, model, None, seconds, memo))
 
 
 def evaluate(name: str, images: int = 1000, seed: int = TEST_SEED, size: int = 64,

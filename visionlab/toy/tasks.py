@@ -70,7 +70,7 @@ class ClassificationTask:
         save_for_hf(
             model, str(out_dir), safe_serialization=True,
             model_config={"label_names": self.labels,
-                          "pretrained_cfg": {"tag": "shapesworld", "license": "apache-2.0"}},
+                          "pretrained_cfg": {"tag": "shapesworld", "license": "mit"}},
             # trained on whole size x size pictures: no centre crop at test time
             data_config={"input_size": (3, size, size), "crop_pct": 1.0, "interpolation": "bilinear"},
         )
