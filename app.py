@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, offline is normal
 
@@ -35,21 +36,34 @@ def build_app():
 
     with gr.Blocks(title="VisionLab") as demo:
         gr.Markdown("# VisionLab\nHow modern vision models see, live. Upload a picture or pick an example.")
-        gr.Markdown(status_line(), elem_classes="vl-status")
+        status = gr.Markdown(elem_classes="vl-status")
         for module, title in TABS:
             with gr.Tab(title):
                 module.build()
+        # Filled in when a page opens: finding the device imports torch, which start-up skips.
+        demo.load(status_line, None, status, api_visibility="private", queue=False)
     return demo
 
 
-def preload() -> None:
-    """Load the default model of every task before the first visitor arrives."""
+def load_default_models(quiet: bool = False) -> None:
+    """Load the model each tab starts on (importing torch and timm on the way)."""
     from demos.common import default_model_keys
     from visionlab.models import load_model
 
     for key in default_model_keys():
         loaded = load_model(key)
-        print(f"preloaded {loaded.spec.key}" + (f" (instead of {key})" if loaded.spec.key != key else ""))
+        if not quiet:
+            print(f"preloaded {loaded.spec.key}" + (f" (standing in for {key})" if loaded.spec.key != key else ""))
+
+
+def warm_up() -> None:
+    """`load_default_models` in a background thread while the server starts (about 3 s of
+    imports), so neither start-up nor, usually, the first visitor waits for it. A request
+    that arrives sooner waits only for what is left (imports and model loads are locked)."""
+    try:
+        load_default_models(quiet=True)
+    except Exception:  # noqa: BLE001 - the tab says what is wrong when it is used
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,10 +81,11 @@ def main(argv: list[str] | None = None) -> None:
     from visionlab.models.hub import hub_status
 
     hub_status(force_offline=args.offline)
-    if args.device:
-        set_device(args.device)
+    set_device(args.device)  # None: cuda, then mps, then cpu (torch is imported when first asked)
     if args.preload:
-        preload()
+        load_default_models()
+    else:
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,

@@ -38,3 +38,39 @@ def test_bad_input_gets_a_sentence_and_the_server_keeps_serving(client, tmp_path
                        api_name="/classify")
     label = client.predict(handle_file(str(EXAMPLES_DIR / "shapes" / "red-circle.png")), api_name="/classify")[0]
     assert label["label"] == "circle"
+
+
+def test_odd_uploads_classify(client, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    sixteen = Image.fromarray((np.linspace(0, 65535, 40 * 50).reshape(40, 50)).astype(np.uint16))
+    cases = {
+        "sixteen.png": sixteen,
+        "rgba.png": Image.new("RGBA", (30, 20), (255, 0, 0, 128)),
+        "grey.png": Image.new("L", (30, 20), 90),
+        "one.png": Image.new("RGB", (1, 1), (0, 0, 255)),
+        "huge.jpg": Image.new("RGB", (6000, 4000), (30, 160, 60)),
+    }
+    for name, img in cases.items():
+        path = tmp_path / name
+        img.save(path)
+        label = client.predict(handle_file(str(path)), api_name="/classify")[0]
+        assert len(label["confidences"]) == 5, name
+
+
+def test_two_users_at_once_get_their_own_answers(app_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [("red-circle", "shapes-resnet-tiny"), ("blue-cross", "shapes-vit-tiny")] * 3
+
+    def ask(job):
+        shape, model = job
+        c = Client(app_url, verbose=False)
+        label, _, card, _ = c.predict(handle_file(str(EXAMPLES_DIR / "shapes" / f"{shape}.png")), model, 2,
+                                      api_name="/classify")
+        return label["label"], model in card
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(ask, jobs))
+    assert answers == [("circle", True), ("cross", True)] * 3

@@ -19,18 +19,25 @@ def _best_available():
     return torch.device("cpu")
 
 
-def set_device(name: str | None) -> "torch.device":
-    """Fix the device for this process ("cuda", "mps", "cpu" or None for the best available)."""
-    import torch
+_requested: str | None = None
 
-    global _device
+
+def set_device(name: str | None) -> None:
+    """Ask for a device for this process ("cuda", "mps", "cpu", or None for the best available).
+    Cheap: torch is imported, and the choice made, on the first `get_device()`."""
+    global _device, _requested
     with _lock:
-        _device = torch.device(name) if name else _best_available()
-        return _device
+        _requested, _device = name, None
 
 
 def get_device() -> "torch.device":
-    """The process-wide device; chosen on first use (env VISIONLAB_DEVICE may name it)."""
-    if _device is None:
-        return set_device(os.environ.get("VISIONLAB_DEVICE") or None)
-    return _device
+    """The process-wide device: the one asked for (flag, then env VISIONLAB_DEVICE), else
+    cuda, then mps, then cpu. Chosen once."""
+    global _device
+    with _lock:
+        if _device is None:
+            import torch
+
+            name = _requested or os.environ.get("VISIONLAB_DEVICE")
+            _device = torch.device(name) if name else _best_available()
+        return _device

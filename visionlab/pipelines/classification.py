@@ -108,6 +108,7 @@ class _Prepared:
     transform: Any
     labels: list[str]
     gflops: float
+    params: int
 
 
 def _prepare(model: torch.nn.Module) -> _Prepared:
@@ -116,7 +117,8 @@ def _prepare(model: torch.nn.Module) -> _Prepared:
     data_config = resolve_model_data_config(model)
     size = int(data_config["input_size"][-1])
     return _Prepared(data_config, create_transform(**data_config, is_training=False),
-                     label_names(model, model.num_classes), count_gflops(model, size))
+                     label_names(model, model.num_classes), count_gflops(model, size),
+                     sum(p.numel() for p in model.parameters()))
 
 
 class ClassificationPipeline(Pipeline[ClassificationResult]):
@@ -126,7 +128,8 @@ class ClassificationPipeline(Pipeline[ClassificationResult]):
             loaded.memo["classification"] = _prepare(self.model)
         prepared: _Prepared = loaded.memo["classification"]
         self.data_config, self.transform = prepared.data_config, prepared.transform
-        self.labels, self.gflops = prepared.labels, prepared.gflops
+        self.prepared = prepared
+        self.labels = prepared.labels
         self.size = int(self.data_config["input_size"][-1])
         self.mean = torch.tensor(self.data_config["mean"]).view(3, 1, 1)
         self.std = torch.tensor(self.data_config["std"]).view(3, 1, 1)
@@ -158,8 +161,7 @@ class ClassificationPipeline(Pipeline[ClassificationResult]):
         spec = self.loaded.spec
         return ModelCard(
             key=spec.key, title=spec.title, architecture=type(self.model).__name__,
-            params=sum(p.numel() for p in self.model.parameters()),
-            gflops=self.gflops, input_size=self.size,
+            params=self.prepared.params, gflops=self.prepared.gflops, input_size=self.size,
             mean=tuple(round(float(m), 3) for m in self.data_config["mean"]),
             std=tuple(round(float(s), 3) for s in self.data_config["std"]),
             interpolation=str(self.data_config.get("interpolation", "bilinear")),
