@@ -9,16 +9,18 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from visionlab.models import REGISTRY, ModelLoadError, UnknownModel, specs_for
+from visionlab.errors import VisionLabError
+from visionlab.models import REGISTRY, specs_for
 from visionlab.models.hub import hub_status
-from visionlab.ops.images import BadImage
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = ROOT / "examples"
 NOTES_DIR = Path(__file__).resolve().parent / "notes"
 MODEL_CONCURRENCY = "model"
-DEFAULT_MODELS = {"classification": "resnet50"}  # used when online; offline the bundled one  # one concurrency id for every listener that runs a model
+# Each tab's default when online; offline, the bundled stand-in of that model.
+DEFAULT_MODELS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam": "resnet50"}
+ATTENTION_TASKS = ("attention", "classification")  # the attention tab offers every timm model  # one concurrency id for every listener that runs a model
 
 
 def image_input(**kwargs: Any) -> gr.Image:
@@ -52,7 +54,7 @@ def user_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (BadImage, ModelLoadError, UnknownModel) as e:
+        except VisionLabError as e:
             raise gr.Error(str(e)) from None
         except Exception as e:  # noqa: BLE001 - never show a traceback to a student
             log.exception("unexpected error in %s", fn.__name__)
@@ -61,7 +63,7 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def model_choices(task: str, prefer: str | None = None) -> tuple[list[tuple[str, str]], str]:
+def model_choices(task: str | tuple[str, ...], prefer: str | None = None) -> tuple[list[tuple[str, str]], str]:
     """(label, key) pairs of the registry's models for `task`, and the default key.
 
     Online, hub models come first and `prefer` is the default. Offline, the bundled models
@@ -80,16 +82,17 @@ def model_choices(task: str, prefer: str | None = None) -> tuple[list[tuple[str,
     return choices, prefer if prefer in usable else usable[0]
 
 
-def model_dropdown(task: str, label: str, prefer: str | None = None, **kwargs: Any) -> gr.Dropdown:
+def model_dropdown(task: str | tuple[str, ...], label: str, prefer: str | None = None, **kwargs: Any) -> gr.Dropdown:
     """A dropdown of the registry's models for `task` (see `model_choices`)."""
     choices, default = model_choices(task, prefer)
     return gr.Dropdown(choices=choices, value=default, label=label, **kwargs)
 
 
-def answered_by(key: str, device: str, ms: float, notice: str | None) -> str:
+def answered_by(key: str, device: str | None, ms: float, notice: str | None) -> str:
     """Markdown naming the model that answered (registry key), plus the fallback notice if any."""
     spec = REGISTRY[key]
-    line = f"Answered by **{spec.title}** on `{device}` in {ms:.0f} ms."
+    where = f" on `{device}`" if device else ""
+    line = f"Answered by **{spec.title}**{where} in {ms:.0f} ms."
     if spec.labels == "shapesworld":
         line += " It knows only ShapesWorld's shapes, so it names a shape whatever the picture shows."
     return f"⚠️ {notice}\n\n{line}" if notice else line
@@ -110,4 +113,5 @@ def example_paths() -> list[str]:
 
 def default_model_keys() -> list[str]:
     """The model each tab's dropdown starts on (what `--preload` warms)."""
-    return [model_choices("classification", DEFAULT_MODELS["classification"])[1]]
+    return [model_choices("classification", DEFAULT_MODELS["classification"])[1],
+            model_choices(ATTENTION_TASKS, DEFAULT_MODELS["attention"])[1]]

@@ -74,3 +74,19 @@ def test_two_users_at_once_get_their_own_answers(app_url):
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(ask, jobs))
     assert answers == [("circle", True), ("cross", True)] * 3
+
+
+def test_attention_with_only_the_image(client):
+    picture, caption = client.predict(handle_file(str(EXAMPLES_DIR / "shapes" / "blue-cross.png")),
+                                      api_name="/attention")
+    assert picture and "rollout" in caption.lower() and "cross" in caption
+
+
+def test_attention_views_and_the_patch_twin(client):
+    star = handle_file(str(EXAMPLES_DIR / "shapes" / "yellow-star.png"))
+    _, caption = client.predict(star, "shapes-resnet-tiny", "Grad-CAM (CNNs)", api_name="/attention")
+    assert "Grad-CAM for 'star'" in caption
+    with pytest.raises(Exception, match="is a CNN"):
+        client.predict(star, "shapes-resnet-tiny", api_name="/attention")
+    picture, caption = client.predict(star, "shapes-vit-tiny", 27, api_name="/attention_patch")
+    assert picture and "Patch 28" in caption

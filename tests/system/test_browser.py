@@ -35,3 +35,19 @@ def test_example_runs_and_a_label_appears(page, output_dir):
     assert label.text_content().strip() == "star"
     page.get_by_text("Answered by").first.wait_for(timeout=30_000)
     page.screenshot(path=str(output_dir / "classification.png"), full_page=True)
+
+
+def test_attention_tab_shows_rollout_and_a_patch_click(page, output_dir):
+    page.get_by_role("tab", name="Attention maps / 注意力图").click()
+    page.locator("img[src*='yellow-star']").last.click()
+    caption = page.get_by_text("Attention rollout through all").first
+    caption.wait_for(timeout=60_000)
+    grid = page.get_by_text("How a ViT reads the picture").first
+    grid.wait_for(timeout=60_000)
+    page.screenshot(path=str(output_dir / "attention.png"), full_page=True)
+    # click the middle of the patch grid picture: the caption says which patch it was
+    target = page.locator("#patch-grid img").first
+    box = target.bounding_box()
+    target.click(position={"x": box["width"] * 0.6, "y": box["height"] * 0.5})
+    page.get_by_text("(outlined) in layer").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(output_dir / "attention-patch.png"), full_page=True)

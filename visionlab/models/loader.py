@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from visionlab.errors import VisionLabError
 from visionlab.models.cache import LRUCache
 from visionlab.models.device import get_device
 from visionlab.models.hub import hub_status
@@ -21,7 +22,7 @@ from visionlab.models.registry import ModelSpec, get_spec
 log = logging.getLogger(__name__)
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(VisionLabError, RuntimeError):
     """A model (and its fallback) could not be loaded; the message is for the user."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from visionlab.errors import VisionLabError
+
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -16,7 +18,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
 
 
-class UnknownModel(KeyError):
+class UnknownModel(VisionLabError, KeyError):
     """A model name that is not in the registry (nothing outside it is ever loaded)."""
 
     def __str__(self) -> str:
@@ -96,6 +98,13 @@ _SPECS = [
     _timm_classifier("vit-base-16", "vit_base_patch16_224.augreg2_in21k_ft_in1k", "ViT-B/16", "vit",
                      mean=HALF, std=HALF),
     _timm_classifier("deit-small", "deit_small_patch16_224.fb_in1k", "DeiT-S", "vit"),
+    # Self-supervised DINO ViTs (no classifier): the famous attention maps.
+    ModelSpec(key="dino-vit-s8", task="attention", library="timm", title="DINO ViT-S/8", family="vit",
+              input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="none", licence="apache-2.0",
+              hub_id="vit_small_patch8_224.dino", fallback="shapes-vit-tiny"),
+    ModelSpec(key="dino-vit-s16", task="attention", library="timm", title="DINO ViT-S/16", family="vit",
+              input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="none", licence="apache-2.0",
+              hub_id="vit_small_patch16_224.dino", fallback="shapes-vit-tiny"),
 ]
 
 REGISTRY: dict[str, ModelSpec] = {s.key: s for s in _SPECS}
@@ -109,6 +118,7 @@ def get_spec(key: str) -> ModelSpec:
         raise UnknownModel(key) from None
 
 
-def specs_for(task: str, bundled: bool | None = None) -> list[ModelSpec]:
-    """All specs of a task, in registry order; `bundled` filters by origin."""
-    return [s for s in _SPECS if s.task == task and (bundled is None or s.bundled == bundled)]
+def specs_for(task: str | tuple[str, ...], bundled: bool | None = None) -> list[ModelSpec]:
+    """All specs of a task (or of several), in registry order; `bundled` filters by origin."""
+    tasks = (task,) if isinstance(task, str) else task
+    return [s for s in _SPECS if s.task in tasks and (bundled is None or s.bundled == bundled)]

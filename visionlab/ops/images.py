@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from visionlab.errors import VisionLabError
+
 MAX_SIDE = 2048            # longer sides are downscaled to this (pixels)
 MAX_PIXELS = 64_000_000    # refuse larger pictures before decoding them (about 8000 x 8000)
 
 
-class BadImage(ValueError):
+class BadImage(VisionLabError, ValueError):
     """The input cannot be used as a picture; str(error) says why in plain words."""
 
 

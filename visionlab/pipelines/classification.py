@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +13,9 @@ import numpy as np
 import torch
 
 from visionlab.models import LoadedModel, load_model
-from visionlab.ops.images import ImageLike, load_image
+from visionlab.ops.images import ImageLike
 from visionlab.pipelines.base import Pipeline, Timings
+from visionlab.pipelines.timm_inputs import timm_inputs
 
 
 @dataclass(frozen=True)
@@ -71,72 +71,14 @@ class ClassificationResult:
         return self.timings.preprocess_ms + self.timings.forward_ms
 
 
-def count_gflops(model: torch.nn.Module, size: int) -> float:
-    """FLOPs (2 per multiply-add) of one forward pass on a size x size picture, in billions."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    p = next(model.parameters())
-    x = torch.zeros(1, 3, size, size, device=p.device, dtype=p.dtype)
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(x)
-    return counter.get_total_flops() / 1e9
-
-
-@functools.lru_cache(maxsize=1)
-def imagenet_names() -> tuple[str, ...]:
-    from timm.data import ImageNetInfo
-
-    info = ImageNetInfo()
-    return tuple(info.index_to_description(i) for i in range(1000))
-
-
-def label_names(model: torch.nn.Module, num_classes: int) -> list[str]:
-    """Readable class names: the checkpoint's own, else ImageNet-1k descriptions."""
-    names = model.pretrained_cfg.get("label_names")
-    if names and len(names) == num_classes:
-        return [str(n) for n in names]
-    if num_classes == 1000:
-        return list(imagenet_names())
-    return [f"class {i}" for i in range(num_classes)]
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """What a classification pipeline derives once per loaded model."""
-
-    data_config: dict
-    transform: Any
-    labels: list[str]
-    gflops: float
-    params: int
-
-
-def _prepare(model: torch.nn.Module) -> _Prepared:
-    from timm.data import create_transform, resolve_model_data_config
-
-    data_config = resolve_model_data_config(model)
-    size = int(data_config["input_size"][-1])
-    return _Prepared(data_config, create_transform(**data_config, is_training=False),
-                     label_names(model, model.num_classes), count_gflops(model, size),
-                     sum(p.numel() for p in model.parameters()))
-
-
 class ClassificationPipeline(Pipeline[ClassificationResult]):
     def __init__(self, loaded: LoadedModel):
         super().__init__(loaded)
-        if "classification" not in loaded.memo:  # once per loaded model, not per call
-            loaded.memo["classification"] = _prepare(self.model)
-        prepared: _Prepared = loaded.memo["classification"]
-        self.data_config, self.transform = prepared.data_config, prepared.transform
-        self.prepared = prepared
-        self.labels = prepared.labels
-        self.size = int(self.data_config["input_size"][-1])
-        self.mean = torch.tensor(self.data_config["mean"]).view(3, 1, 1)
-        self.std = torch.tensor(self.data_config["std"]).view(3, 1, 1)
+        self.prepared = timm_inputs(loaded)
+        self.data_config, self.labels, self.size = self.prepared.data_config, self.prepared.labels, self.prepared.size
 
     def preprocess(self, image: ImageLike, **params: Any) -> dict[str, Any]:
-        pil = load_image(image)
-        return {"pixel_values": self.transform(pil).unsqueeze(0)}  # [1, 3, S, S] normalised
+        return {"pixel_values": self.prepared.tensor(image)}  # [1, 3, S, S] normalised
 
     def _forward(self, inputs: dict[str, Any]) -> torch.Tensor:
         x = inputs["pixel_values"].to(self.device, self.dtype)
@@ -147,8 +89,7 @@ class ClassificationPipeline(Pipeline[ClassificationResult]):
         k = max(1, min(int(top_k), probs.shape[-1]))
         values, indices = probs[0].topk(k)
         preds = tuple(ClassPrediction(int(i), self.labels[int(i)], float(v)) for v, i in zip(values, indices))
-        seen = inputs["pixel_values"][0] * self.std + self.mean  # [3, S, S], 0-1 scale
-        seen = (seen.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()  # [S, S, 3]
+        seen = self.prepared.picture(inputs["pixel_values"][0])
         return ClassificationResult(preds, seen, self.card(), self.loaded.requested.key,
                                     self.loaded.notice, timings)
 

@@ -1,0 +1,143 @@
+"""Attention tab: where a ViT looks (rollout, heads, DINO masks, patches), Grad-CAM for CNNs."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths,
+                          image_input, model_dropdown, note, user_errors)
+from visionlab.models.gpu import gpu_task
+
+VIEWS = {
+    "Rollout (all layers)": "rollout",
+    "[CLS] attention: one layer, one head": "head",
+    "All heads of one layer": "heads",
+    "DINO mask (top attention mass)": "dino",
+    "Grad-CAM (CNNs)": "grad-cam",
+    "Rollout beside Grad-CAM": "side-by-side",
+    "Patch grid": "patches",
+    "Position embeddings": "positions",
+}
+DEFAULT_VIEW = "Rollout (all layers)"
+
+
+@gpu_task
+def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str = DEFAULT_VIEW,
+                  layer: int = 99, head: int = 1, fusion: str = "mean", discard: float = 0.9,
+                  keep: float = 0.6, cnn: str = "shapes-resnet-tiny", alpha: float = 0.55):
+    """One view of where `model` looks. Returns (picture, caption). Layer and head count from 1;
+    99 means "the last layer"."""
+    from visionlab.pipelines import attention_views as v
+    from visionlab.pipelines.attention import attention_maps, grad_cam_map
+
+    kind = VIEWS.get(view)
+    if kind is None:
+        raise gr.Error(f"'{view}' is not a view of this tab. Pick one from the list.")
+    if kind == "grad-cam":
+        cam = grad_cam_map(image, model)
+        picture, caption = v.grad_cam_view(cam, alpha)
+        return picture, footer(caption, cam)
+    maps = attention_maps(image, model)
+    if kind == "side-by-side":
+        cam = grad_cam_map(image, cnn)
+        (left, text_a), (right, text_b) = v.rollout_view(maps, fusion, discard, alpha), v.grad_cam_view(cam, alpha)
+        return v.tile([left, right], 2), footer(f"Left: {text_a} Right: {text_b}", maps)
+    picture, caption = {
+        "rollout": lambda: v.rollout_view(maps, fusion, discard, alpha),
+        "head": lambda: v.head_view(maps, layer, head, alpha),
+        "heads": lambda: v.all_heads_view(maps, layer, alpha),
+        "dino": lambda: v.dino_view(maps, keep, fusion),
+        "patches": lambda: v.patches_view(maps),
+        "positions": lambda: v.position_view(maps),
+    }[kind]()
+    return picture, footer(caption, maps)
+
+
+def footer(caption: str, result) -> str:
+    """The view's sentence, the model's top class, and which model answered."""
+    guess = f" It sees **{result.label}** ({result.probability:.0%})." if result.label else ""
+    ms = result.timings.preprocess_ms + result.timings.forward_ms
+    return f"{caption}{guess}\n\n{answered_by(result.model, None, ms, result.notice)}"
+
+
+@gpu_task
+def run_patch(image: str | None, model: str = "shapes-vit-tiny", patch: int = 0, layer: int = 99,
+              alpha: float = 0.55):
+    """What patch number `patch` (0-based, reading order) attends to in `layer`. (picture, caption)"""
+    from visionlab.pipelines import attention_views as v
+    from visionlab.pipelines.attention import attention_maps
+
+    maps = attention_maps(image, model)
+    picture, caption = v.patch_view(maps, int(patch), layer, alpha)
+    return picture, footer(caption, maps)
+
+
+def patch_from_click(image: str | None, model: str, layer: int, alpha: float, evt: gr.SelectData):
+    """A click on the patch grid picture -> the clicked patch's view (pure geometry, then run_patch)."""
+    from visionlab.pipelines import attention_views as v
+    from visionlab.pipelines.attention import attention_maps
+
+    maps = attention_maps(image, model)
+    x, y = evt.index
+    patch = v.patch_at(maps, x, y)
+    if patch is None:
+        raise gr.Error("That click was on the [CLS] token, not on a patch. Click inside the picture.")
+    return run_patch(image, model, patch, layer, alpha)
+
+
+def patch_grid_or_note(image: str | None, model: str):
+    """The clickable patch grid for a ViT; for a CNN (or no picture yet) a sentence instead."""
+    from visionlab.models import get_spec
+
+    if image is None:
+        return gr.skip(), gr.skip()
+    if get_spec(model).family != "vit":
+        return None, "Patches belong to Vision Transformers; a CNN slides its filters over the whole picture."
+    return run_attention(image, model, "Patch grid")
+
+
+def build() -> None:
+    with gr.Row():
+        with gr.Column(scale=4, min_width=320):
+            image = image_input(label="Picture", height=300)
+            model = model_dropdown(ATTENTION_TASKS, "Model (a ViT for attention, a CNN for Grad-CAM)",
+                                   prefer=DEFAULT_MODELS["attention"])
+            view = gr.Radio(list(VIEWS), value=DEFAULT_VIEW, label="View")
+            with gr.Row():
+                layer = gr.Slider(1, 12, value=12, step=1, label="Layer (clamped to the model's depth)")
+                head = gr.Slider(1, 16, value=1, step=1, label="Head")
+            with gr.Accordion("Rollout, mask and overlay settings", open=False):
+                fusion = gr.Radio(["mean", "max", "min"], value="mean", label="Head fusion")
+                discard = gr.Slider(0, 0.99, value=0.9, step=0.01, label="Discard ratio (weakest links dropped)")
+                keep = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="DINO mask: share of attention kept")
+                alpha = gr.Slider(0.1, 0.9, value=0.55, step=0.05, label="Heatmap opacity")
+                cnn = model_dropdown("classification", "CNN for 'Rollout beside Grad-CAM'",
+                                     prefer=DEFAULT_MODELS["grad-cam"])
+            run = gr.Button("Show", variant="primary")
+            gr.Examples(example_paths(), inputs=[image], examples_per_page=12, label="Examples")
+        with gr.Column(scale=7):
+            picture = gr.Image(label="Where the model looks", interactive=False, buttons=["download"])
+            caption = gr.Markdown()
+            gr.Markdown("**Click a patch** in the grid below to see what that patch attends to.")
+            grid = gr.Image(label="Patches (click one)", interactive=False, buttons=["download"], elem_id="patch-grid")
+            grid_caption = gr.Markdown()
+            patch_no = gr.Number(value=0, precision=0, visible=False)
+    with gr.Accordion("What am I looking at? / 这是什么?", open=False):
+        gr.Markdown(note("attention"), latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
+                                                         {"left": "$", "right": "$", "display": False}])
+
+    main = dict(fn=user_errors(run_attention), outputs=[picture, caption], concurrency_id=MODEL_CONCURRENCY,
+                inputs=[image, model, view, layer, head, fusion, discard, keep, cnn, alpha])
+    show_grid = dict(fn=user_errors(patch_grid_or_note), inputs=[image, model],
+                     outputs=[grid, grid_caption], concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
+    run.click(**main, api_name="attention").then(**show_grid)
+    auto = {**main, "fn": user_errors(lambda im, *a: (gr.skip(), gr.skip()) if im is None else run_attention(im, *a)),
+            "api_visibility": "private"}
+    gr.on([image.change, model.input, view.input, layer.release, head.release, fusion.input, discard.release,
+           keep.release, alpha.release, cnn.input], **auto)
+    gr.on([image.change, model.input], **show_grid)
+    grid.select(user_errors(patch_from_click), [image, model, layer, alpha], [grid, grid_caption],
+                concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
+    # The API twin of a click: the patch as a number.
+    patch_no.change(user_errors(run_patch), [image, model, patch_no, layer, alpha], [grid, grid_caption],
+                    api_name="attention_patch", concurrency_id=MODEL_CONCURRENCY)

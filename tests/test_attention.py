@@ -1,0 +1,135 @@
+"""Attention maps and Grad-CAM: the arithmetic, the extraction, and what the bundled models show."""
+
+import numpy as np
+import pytest
+import torch
+
+from visionlab.ops.attention import (discard_lowest, fuse_heads, patch_mass_on, rollout, token_to_patches,
+                                     top_mass_mask)
+from visionlab.ops.overlay import patch_at
+from visionlab.pipelines import attention_views as views
+from visionlab.pipelines.attention import WrongKindOfModel, attention_maps, grad_cam_map
+from visionlab.toy.shapes import make_single
+
+HELD_OUT = 4242  # a seed stream no trainer used
+
+
+def test_rollout_of_identity_attention_is_identity():
+    eye = torch.eye(5).expand(3, 2, 5, 5)                      # [L, H, T, T]
+    assert torch.allclose(rollout(eye), torch.eye(5))
+    assert torch.allclose(rollout(eye, "max", 0.5), torch.eye(5))
+
+
+def test_rollout_rows_sum_to_one_and_chain_layers():
+    a = torch.rand(2, 1, 4, 4).softmax(-1)
+    joint = rollout(a)
+    assert torch.allclose(joint.sum(-1), torch.ones(4))
+    step = [0.5 * a[i, 0] + 0.5 * torch.eye(4) for i in range(2)]
+    assert torch.allclose(joint, step[1] @ step[0], atol=1e-6)
+
+
+def test_head_fusion_by_hand():
+    heads = torch.tensor([[[0.2, 0.8], [0.6, 0.4]], [[0.4, 0.6], [0.0, 1.0]]])   # [H=2, T, T]
+    assert torch.allclose(fuse_heads(heads, "mean"), torch.tensor([[0.3, 0.7], [0.3, 0.7]]))
+    assert torch.allclose(fuse_heads(heads, "max"), torch.tensor([[0.4, 0.8], [0.6, 1.0]]))
+    assert torch.allclose(fuse_heads(heads, "min"), torch.tensor([[0.2, 0.6], [0.0, 0.4]]))
+    with pytest.raises(ValueError):
+        fuse_heads(heads, "median")
+
+
+def test_discard_drops_the_weakest_links_but_never_cls():
+    a = torch.tensor([[0.01, 0.5, 0.49], [0.02, 0.9, 0.08], [0.03, 0.07, 0.9]])
+    out = discard_lowest(a, 0.5)             # 4 non-CLS entries, the 2 lowest go
+    assert out[1, 2] == 0 and out[2, 1] == 0
+    assert out[1, 1] == 0.9 and out[2, 2] == 0.9
+    assert torch.equal(out[0], a[0]) and torch.equal(out[:, 0], a[:, 0])  # CLS row and column kept
+    assert torch.equal(discard_lowest(a, 0.0), a)
+
+
+def test_top_mass_mask_by_hand():
+    w = torch.tensor([[0.5, 0.1], [0.3, 0.1]])
+    assert top_mass_mask(w, 0.6).tolist() == [[True, False], [True, False]]   # 0.5 + 0.3 >= 0.6
+    assert top_mass_mask(w, 0.4).sum() == 1
+    assert top_mass_mask(w, 1.0).all()
+
+
+def test_click_geometry_round_trips():
+    shape, grid = (448, 448, 3), (8, 8)
+    from visionlab.ops.overlay import cls_panel_width
+    left = cls_panel_width(shape, grid)
+    assert patch_at(5, 5, shape, grid) is None                       # on the [CLS] panel
+    assert patch_at(left + 1, 1, shape, grid) == 0
+    assert patch_at(left + 447, 447, shape, grid) == 63
+    assert patch_at(left + 3 * 56 + 10, 2 * 56 + 10, shape, grid) == 2 * 8 + 3
+
+
+def test_extraction_rows_sum_to_one_and_fused_attention_is_restored():
+    scene = make_single(HELD_OUT, 0)
+    from visionlab.models import load_model
+    model = load_model("shapes-vit-tiny").model
+    before = [b.attn.fused_attn for b in model.blocks]
+    maps = attention_maps(scene.image)
+    assert maps.attn.shape == (4, 3, 65, 65) and maps.grid == (8, 8) and maps.prefix == 1
+    assert np.allclose(maps.attn.sum(-1), 1, atol=1e-5)
+    assert [b.attn.fused_attn for b in model.blocks] == before           # other tabs keep fused attention
+    assert maps.pos_similarity.shape == (8, 8, 8, 8)
+    assert np.allclose(np.einsum("ijij->ij", maps.pos_similarity), 1, atol=1e-5)  # self-similarity is 1
+
+
+def _patch_mask(mask: np.ndarray, grid=(8, 8)) -> torch.Tensor:
+    gh, gw = grid
+    h, w = mask.shape
+    blocks = mask.reshape(gh, h // gh, gw, w // gw).transpose(0, 2, 1, 3)   # [gh, gw, ph, pw]
+    return torch.from_numpy(blocks.any(axis=(2, 3)))                       # patch overlaps the shape
+
+
+@pytest.mark.slow
+def test_tiny_vit_rollout_lands_on_the_shape():
+    shares, plain = [], []
+    for i in range(200):
+        scene = make_single(HELD_OUT, i)
+        maps = attention_maps(scene.image)
+        inside = _patch_mask(scene.masks[0])
+        for fusion_discard, out in (((("mean", 0.9)), shares), (("mean", 0.0), plain)):
+            joint = rollout(torch.from_numpy(maps.attn), *fusion_discard)
+            out.append(patch_mass_on(token_to_patches(joint[0], 1, (8, 8)), inside))
+    print(f"rollout mass on the shape: {np.mean(shares):.3f} (tab defaults), {np.mean(plain):.3f} (no discard)")
+    assert np.mean(shares) >= 0.60
+
+
+@pytest.mark.slow
+def test_tiny_resnet_grad_cam_peak_is_inside_the_box():
+    hits = 0
+    for i in range(200):
+        scene = make_single(HELD_OUT, i)
+        x, y = views.cam_peak(grad_cam_map(scene.image).cam, 64)
+        x0, y0, x1, y1 = scene.boxes[0]
+        hits += x0 <= x < x1 and y0 <= y < y1
+    print(f"Grad-CAM peak inside the box: {hits / 200:.3f}")
+    assert hits / 200 >= 0.85
+
+
+def test_grad_cam_target_is_selectable():
+    scene = make_single(HELD_OUT, 3)
+    top = grad_cam_map(scene.image)
+    other = grad_cam_map(scene.image, target=(top.class_index + 1) % 6)
+    assert other.class_index != top.class_index and not np.allclose(other.cam, top.cam)
+
+
+def test_wrong_kind_of_model_gets_a_sentence():
+    picture = make_single(HELD_OUT, 1).image
+    with pytest.raises(WrongKindOfModel, match="CNN"):
+        attention_maps(picture, "shapes-resnet-tiny")
+    with pytest.raises(WrongKindOfModel, match="Vision Transformer"):
+        grad_cam_map(picture, "shapes-vit-tiny")
+
+
+def test_views_clamp_layer_and_head_with_a_note():
+    maps = attention_maps(make_single(HELD_OUT, 2).image)
+    picture, caption = views.head_view(maps, layer=40, head=0)
+    assert picture.ndim == 3 and "layer 4 of 4" in caption and "head 1 of 3" in caption
+    _, caption = views.patch_view(maps, patch=500, layer=2)
+    assert "patch 64 of 64" in caption
+    for render in (views.rollout_view, views.patches_view, views.position_view, views.dino_view):
+        picture, caption = render(maps)
+        assert picture.dtype == np.uint8 and caption

@@ -1,0 +1,195 @@
+"""Where a model looks: ViT attention maps (one forward pass) and Grad-CAM for CNNs.
+
+    maps = attention_maps(image, "shapes-vit-tiny")      # AttentionMaps: (L, H, T, T) + picture
+    cam = grad_cam_map(image, "shapes-resnet-tiny")      # GradCamMap: (h, w) + picture
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from visionlab.errors import VisionLabError
+from visionlab.models import LoadedModel, load_model
+from visionlab.ops.attention import position_similarity
+from visionlab.ops.cam import grad_cam
+from visionlab.ops.images import ImageLike
+from visionlab.pipelines.base import Pipeline, Timings, to_cpu
+from visionlab.pipelines.timm_inputs import timm_inputs
+
+
+class WrongKindOfModel(VisionLabError, ValueError):
+    """The chosen model cannot make this view; the message says what to pick instead."""
+
+
+def is_vit(model: torch.nn.Module) -> bool:
+    """A timm Vision Transformer whose blocks compute attention we can record."""
+    blocks = getattr(model, "blocks", None)
+    return (blocks is not None and hasattr(model, "patch_embed")
+            and all(hasattr(getattr(b, "attn", None), "attn_drop") for b in blocks))
+
+
+def _lock(loaded: LoadedModel, name: str) -> threading.Lock:
+    return loaded.memo.setdefault(name, threading.Lock())  # dict.setdefault is atomic
+
+
+@contextmanager
+def recording_attention(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Record each block's attention probabilities, (B, H, T, T) per block, during a forward
+    pass on *this thread*. timm's fused attention never materialises them, so it is turned
+    off for this model only, for the duration (other models and tabs keep theirs)."""
+    owner = threading.get_ident()
+    maps: list[torch.Tensor] = []
+
+    def hook(_module, _inputs, output):
+        if threading.get_ident() == owner:  # the same model may serve another request meanwhile
+            maps.append(output.detach())
+
+    saved = [b.attn.fused_attn for b in model.blocks]
+    handles = [b.attn.attn_drop.register_forward_hook(hook) for b in model.blocks]
+    for b in model.blocks:
+        b.attn.fused_attn = False
+    try:
+        yield maps
+    finally:
+        for h in handles:
+            h.remove()
+        for b, fused in zip(model.blocks, saved):
+            b.attn.fused_attn = fused
+
+
+@dataclass(frozen=True)
+class AttentionMaps:
+    """One ViT forward pass, recorded.
+
+    picture: (S, S, 3) uint8 RGB, the model's input (normalisation undone).
+    attn: (L, H, T, T) float32, layer x head x query token x key token; rows sum to 1.
+    prefix: how many tokens come before the patches ([CLS], registers). grid: (gh, gw) patches.
+    pos_similarity: (gh, gw, gh, gw) cosine similarity of the learned position embeddings.
+    label, probability: the top class (None for models without a classifier, like DINO).
+    """
+
+    picture: np.ndarray
+    attn: np.ndarray
+    prefix: int
+    grid: tuple[int, int]
+    pos_similarity: np.ndarray | None
+    label: str | None
+    probability: float | None
+    model: str
+    requested: str
+    notice: str | None
+    timings: Timings
+
+    @property
+    def patch_size(self) -> int:
+        return self.picture.shape[0] // self.grid[0]
+
+
+class AttentionPipeline(Pipeline[AttentionMaps]):
+    def __init__(self, loaded: LoadedModel):
+        if not is_vit(loaded.model):
+            raise WrongKindOfModel(f"{loaded.spec.title} is a CNN: it has no attention maps. Choose a "
+                                   "Vision Transformer, or the Grad-CAM view for this model.")
+        super().__init__(loaded)
+        self.inputs = timm_inputs(loaded)
+
+    def preprocess(self, image: ImageLike, **params: Any) -> dict[str, Any]:
+        return {"pixel_values": self.inputs.tensor(image)}  # [1, 3, S, S]
+
+    def _forward(self, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
+        x = inputs["pixel_values"].to(self.device, self.dtype)
+        with _lock(self.loaded, "attention"), recording_attention(self.model) as maps:
+            logits = self.model(x)
+        return {"attn": torch.stack([m[0] for m in maps]).float(),  # L x [H, T, T] -> [L, H, T, T]
+                "logits": logits.float()}
+
+    def postprocess(self, inputs, outputs, timings: Timings, **params: Any) -> AttentionMaps:
+        model = self.model
+        grid = tuple(int(g) for g in model.patch_embed.grid_size)
+        prefix = int(getattr(model, "num_prefix_tokens", 1))
+        pos = getattr(model, "pos_embed", None)
+        sim = None
+        if isinstance(pos, torch.Tensor) and pos.shape[1] in (grid[0] * grid[1], grid[0] * grid[1] + prefix):
+            sim = position_similarity(to_cpu(pos.detach()), prefix, grid).numpy()
+        label = probability = None
+        if self.inputs.labels:
+            probs = outputs["logits"][0].softmax(-1)
+            top = int(probs.argmax())
+            label, probability = self.inputs.labels[top], float(probs[top])
+        return AttentionMaps(self.inputs.picture(inputs["pixel_values"][0]), outputs["attn"].numpy(), prefix,
+                             grid, sim, label, probability, self.loaded.spec.key, self.loaded.requested.key,
+                             self.loaded.notice, timings)
+
+
+@dataclass(frozen=True)
+class GradCamMap:
+    """Grad-CAM of one class. picture: (S, S, 3) uint8 RGB model input. cam: (h, w) float32
+    >= 0 on the last stage's feature grid (h = S / stride). layer: the module it was taken at."""
+
+    picture: np.ndarray
+    cam: np.ndarray
+    class_index: int
+    label: str
+    probability: float
+    layer: str
+    model: str
+    requested: str
+    notice: str | None
+    timings: Timings
+
+
+class GradCamPipeline(Pipeline[GradCamMap]):
+    def __init__(self, loaded: LoadedModel):
+        if is_vit(loaded.model) or not getattr(loaded.model, "feature_info", None):
+            raise WrongKindOfModel(f"Grad-CAM here is for CNNs; {loaded.spec.title} is a Vision Transformer. "
+                                   "Choose a CNN (ResNet, ConvNeXt, MobileNet), or an attention view.")
+        super().__init__(loaded)
+        self.inputs = timm_inputs(loaded)
+        self.layer = loaded.model.feature_info[-1]["module"]   # the last stage: coarsest, most semantic
+
+    def preprocess(self, image: ImageLike, **params: Any) -> dict[str, Any]:
+        return {"pixel_values": self.inputs.tensor(image), "target": params.get("target")}
+
+    def forward(self, inputs: dict[str, Any]) -> Any:
+        """Needs gradients, so it runs with autograd on (not in inference mode)."""
+        with torch.enable_grad():
+            return to_cpu(self._forward(inputs))
+
+    def _forward(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        owner, acts = threading.get_ident(), []
+
+        def hook(_module, _inputs, output):
+            if threading.get_ident() == owner:
+                acts.append(output)
+
+        handle = self.model.get_submodule(self.layer).register_forward_hook(hook)
+        try:
+            logits = self.model(inputs["pixel_values"].to(self.device, self.dtype))  # [1, classes]
+        finally:
+            handle.remove()
+        target = inputs["target"]
+        target = int(logits[0].argmax()) if target is None else int(target) % logits.shape[-1]
+        (grads,) = torch.autograd.grad(logits[0, target], acts[0])  # only d score / d features
+        return {"cam": grad_cam(acts[0][0].detach().float(), grads[0].float()),
+                "probs": logits[0].detach().float().softmax(-1), "target": target}
+
+    def postprocess(self, inputs, outputs, timings: Timings, **params: Any) -> GradCamMap:
+        t = outputs["target"]
+        return GradCamMap(self.inputs.picture(inputs["pixel_values"][0]), outputs["cam"].numpy(), t,
+                          self.inputs.labels[t], float(outputs["probs"][t]), self.layer,
+                          self.loaded.spec.key, self.loaded.requested.key, self.loaded.notice, timings)
+
+
+def attention_maps(image: ImageLike, model: str = "shapes-vit-tiny") -> AttentionMaps:
+    return AttentionPipeline(load_model(model))(image)
+
+
+def grad_cam_map(image: ImageLike, model: str = "shapes-resnet-tiny", target: int | None = None) -> GradCamMap:
+    """Grad-CAM for class `target` (default: the top prediction)."""
+    return GradCamPipeline(load_model(model))(image, target=target)
