@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths,
-                          image_input, model_dropdown, note, user_errors)
+                          image_input, model_dropdown, note, skip_without_image, user_errors)
 from visionlab.models.gpu import gpu_task
 
 VIEWS = {
@@ -64,11 +64,15 @@ def footer(caption: str, result) -> str:
 def run_patch(image: str | None, model: str = "shapes-vit-tiny", patch: int = 0, layer: int = 99,
               alpha: float = 0.55):
     """What patch number `patch` (0-based, reading order) attends to in `layer`. (picture, caption)"""
-    from visionlab.pipelines import attention_views as v
     from visionlab.pipelines.attention import attention_maps
 
-    maps = attention_maps(image, model)
-    picture, caption = v.patch_view(maps, int(patch), layer, alpha)
+    return _patch(attention_maps(image, model), int(patch), layer, alpha)
+
+
+def _patch(maps, patch: int, layer: int, alpha: float):
+    from visionlab.pipelines import attention_views as v
+
+    picture, caption = v.patch_view(maps, patch, layer, alpha)
     return picture, footer(caption, maps)
 
 
@@ -82,7 +86,7 @@ def patch_from_click(image: str | None, model: str, layer: int, alpha: float, ev
     patch = v.patch_at(maps, x, y)
     if patch is None:
         raise gr.Error("That click was on the [CLS] token, not on a patch. Click inside the picture.")
-    return run_patch(image, model, patch, layer, alpha)
+    return _patch(maps, patch, layer, alpha)
 
 
 def patch_grid_or_note(image: str | None, model: str):
@@ -131,8 +135,7 @@ def build() -> None:
     show_grid = dict(fn=user_errors(patch_grid_or_note), inputs=[image, model],
                      outputs=[grid, grid_caption], concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     run.click(**main, api_name="attention").then(**show_grid)
-    auto = {**main, "fn": user_errors(lambda im, *a: (gr.skip(), gr.skip()) if im is None else run_attention(im, *a)),
-            "api_visibility": "private"}
+    auto = {**main, "fn": user_errors(skip_without_image(run_attention, 2)), "api_visibility": "private"}
     gr.on([image.change, model.input, view.input, layer.release, head.release, fusion.input, discard.release,
            keep.release, alpha.release, cnn.input], **auto)
     gr.on([image.change, model.input], **show_grid)

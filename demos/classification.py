@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_dropdown,
-                          note, user_errors)
+                          note, skip_without_image, user_errors)
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
 
@@ -108,9 +108,3 @@ def build() -> None:
     model.input(**auto_a)
     gr.on([model_b.input, compare.input], **auto_b)
 
-
-def skip_without_image(fn, n_outputs: int):
-    """Wrap a handler so that it leaves its outputs alone while no picture is loaded."""
-    def wrapped(image, *args):
-        return (gr.skip(),) * n_outputs if image is None else fn(image, *args)
-    return wrapped

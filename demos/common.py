@@ -115,3 +115,10 @@ def default_model_keys() -> list[str]:
     """The model each tab's dropdown starts on (what `--preload` warms)."""
     return [model_choices("classification", DEFAULT_MODELS["classification"])[1],
             model_choices(ATTENTION_TASKS, DEFAULT_MODELS["attention"])[1]]
+
+
+def skip_without_image(fn: Callable, n_outputs: int) -> Callable:
+    """Wrap a handler so that it leaves its outputs alone while no picture is loaded."""
+    def wrapped(image, *args):
+        return (gr.skip(),) * n_outputs if image is None else fn(image, *args)
+    return wrapped
