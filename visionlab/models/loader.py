@@ -56,6 +56,20 @@ def _load_timm(spec: ModelSpec):
     return timm.create_model(spec.hub_id, pretrained=True)
 
 
+def _load_transformers(spec: ModelSpec):
+    """A transformers model of class `spec.arch`, from weights/ or the hub (never remote code)."""
+    import transformers
+
+    cls = getattr(transformers, spec.arch or "")
+    if spec.bundled:
+        if not (spec.local_dir / "config.json").exists():
+            raise ModelLoadError(
+                f"the bundled weights for {spec.title} are missing from {spec.local_dir}; "
+                f"re-create them with: python -m visionlab.toy.train configs/{spec.key}.toml")
+        return cls.from_pretrained(spec.local_dir)
+    return cls.from_pretrained(spec.hub_id, trust_remote_code=False)
+
+
 def in_local_cache(spec: ModelSpec) -> bool:
     """Whether a hub model's weights are already in the Hugging Face cache (no network)."""
     from huggingface_hub import try_to_load_from_cache
@@ -65,7 +79,7 @@ def in_local_cache(spec: ModelSpec) -> bool:
 
 
 # library name -> function(spec) returning a torch module; later tabs add their libraries.
-LOADERS: dict[str, Callable[[ModelSpec], Any]] = {"timm": _load_timm}
+LOADERS: dict[str, Callable[[ModelSpec], Any]] = {"timm": _load_timm, "transformers": _load_transformers}
 
 
 def _place(model, spec: ModelSpec):
@@ -114,7 +128,7 @@ def _fallback(requested: ModelSpec, why: str) -> LoadedModel:
         raise ModelLoadError(f"{requested.title} is not available ({why}), and the bundled "
                              f"{used.title} failed to load too: {e}") from e
     notice = (f"{requested.title} is not available ({why}), so the bundled {used.title} answered "
-              f"instead. It was trained on ShapesWorld: it knows only ShapesWorld's classes.")
+              f"instead. It was trained on ShapesWorld: it knows only ShapesWorld's pictures.")
     return LoadedModel(used, requested, model, notice, seconds, memo)
 
 

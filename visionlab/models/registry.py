@@ -35,6 +35,7 @@ class ModelSpec:
     family: "cnn" or "vit" (picks the bundled fallback and the explanation shown).
     input_size: square side in pixels; mean/std: per-channel normalisation on a 0-1 scale.
     labels: "imagenet-1k" or "shapesworld". fallback: key of the bundled model used offline.
+    arch: for library "transformers", the model class name (e.g. "CLIPModel").
     """
 
     key: str
@@ -51,6 +52,7 @@ class ModelSpec:
     path: str | None = None
     fallback: str | None = None
     half_ok: bool = True
+    arch: str | None = None
 
     @property
     def bundled(self) -> bool:

@@ -9,6 +9,7 @@ the config's ``task`` key. Tasks for the other tabs plug in the same way.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import time
@@ -61,12 +62,18 @@ def load_config(path: str | Path) -> dict[str, Any]:
         return tomllib.load(f)
 
 
+# config `task` -> "module:Class" implementing `Task`; imported only when used.
+TASKS: dict[str, str] = {
+    "classification": "visionlab.toy.tasks:ClassificationTask",
+}
+
+
 def make_task(cfg: dict[str, Any]) -> Task:
     kind = cfg.get("task", "classification")
-    if kind == "classification":
-        from visionlab.toy.tasks import ClassificationTask
-        return ClassificationTask(cfg)
-    raise ValueError(f"unknown task {kind!r} in config")
+    if kind not in TASKS:
+        raise ValueError(f"unknown task {kind!r} in config; known: {sorted(TASKS)}")
+    module, name = TASKS[kind].split(":")
+    return getattr(importlib.import_module(module), name)(cfg)
 
 
 def train(cfg: dict[str, Any], out_dir: Path | None = None, quiet: bool = False) -> dict[str, Any]:
