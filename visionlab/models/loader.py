@@ -48,10 +48,6 @@ def _load_timm(spec: ModelSpec):
     import timm
 
     if spec.bundled:
-        if not (spec.local_dir / "config.json").exists():
-            raise ModelLoadError(
-                f"the bundled weights for {spec.title} are missing from {spec.local_dir}; "
-                f"re-create them with: python -m visionlab.toy.train configs/{spec.key}.toml")
         return timm.create_model(f"local-dir:{spec.local_dir}", pretrained=True)
     return timm.create_model(spec.hub_id, pretrained=True)
 
@@ -62,12 +58,15 @@ def _load_transformers(spec: ModelSpec):
 
     cls = getattr(transformers, spec.arch or "")
     if spec.bundled:
-        if not (spec.local_dir / "config.json").exists():
-            raise ModelLoadError(
-                f"the bundled weights for {spec.title} are missing from {spec.local_dir}; "
-                f"re-create them with: python -m visionlab.toy.train configs/{spec.key}.toml")
         return cls.from_pretrained(spec.local_dir)
     return cls.from_pretrained(spec.hub_id, trust_remote_code=False)
+
+
+def _load_visionlab(spec: ModelSpec):
+    """VisionLab's own architectures (config.json + model.safetensors), bundled only."""
+    from visionlab.models.dense_detector import DenseDetector
+
+    return {"DenseDetector": DenseDetector}[spec.arch].from_pretrained(spec.local_dir)
 
 
 def in_local_cache(spec: ModelSpec) -> bool:
@@ -79,7 +78,8 @@ def in_local_cache(spec: ModelSpec) -> bool:
 
 
 # library name -> function(spec) returning a torch module; later tabs add their libraries.
-LOADERS: dict[str, Callable[[ModelSpec], Any]] = {"timm": _load_timm, "transformers": _load_transformers}
+LOADERS: dict[str, Callable[[ModelSpec], Any]] = {"timm": _load_timm, "transformers": _load_transformers,
+                                                   "visionlab": _load_visionlab}
 
 
 def _place(model, spec: ModelSpec):
@@ -111,6 +111,10 @@ RETRY_AFTER_S = 600.0  # online, a failed download is tried again after this lon
 def load_spec(spec: ModelSpec) -> tuple[Any, float, dict]:
     """Load one spec through its library's loader (cached). Returns (model, load_seconds, memo)."""
     def load() -> tuple[Any, float, dict]:
+        if spec.bundled and not (spec.local_dir / "config.json").exists():
+            raise ModelLoadError(
+                f"the bundled weights for {spec.title} are missing from {spec.local_dir}; "
+                f"re-create them with: python -m visionlab.toy.train configs/{spec.key}.toml")
         t0 = time.perf_counter()
         model = _place(LOADERS[spec.library](spec), spec)
         return model, time.perf_counter() - t0, {}

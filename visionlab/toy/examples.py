@@ -1,7 +1,8 @@
 """Write the ShapesWorld example pictures shown in the app: ``python -m visionlab.toy.examples``.
 
-One picture per shape, from a seed stream that no trainer uses (EXAMPLE_SEED), rendered at
-192 px so it looks crisp in the browser.
+One picture per shape and a few multi-object scenes (for detection and segmentation), from a
+seed stream that no trainer uses (EXAMPLE_SEED), rendered larger than the models' inputs so
+they look crisp in the browser.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from visionlab.toy.shapes import COLOUR_NAMES, SHAPES, make_single
+from visionlab.toy.shapes import COLOUR_NAMES, SHAPES, make_scene, make_single
 
 EXAMPLE_SEED = 7
 
@@ -27,10 +28,25 @@ def write_examples(out_dir: Path, size: int = 192) -> list[Path]:
     return paths
 
 
+def write_scenes(out_dir: Path, size: int = 256, count: int = 4, min_objects: int = 3) -> list[Path]:
+    """The first `count` scenes of the example stream with at least `min_objects` objects."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths, index = [], 0
+    while len(paths) < count:
+        scene = make_scene(EXAMPLE_SEED, index, size)
+        index += 1
+        if len(scene.shape_ids) >= min_objects:
+            path = out_dir / f"scene-{len(paths) + 1}.png"
+            Image.fromarray(scene.image).save(path, optimize=True)
+            paths.append(path)
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="examples/shapes")
-    for p in write_examples(Path(parser.parse_args().out)):
+    parser.add_argument("--out", default="examples", help="folder holding shapes/ and scenes/")
+    out = Path(parser.parse_args().out)
+    for p in write_examples(out / "shapes") + write_scenes(out / "scenes"):
         print(p)
 
 

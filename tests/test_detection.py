@@ -1,0 +1,186 @@
+"""Detection: the bundled detector's quality on held-out scenes, the clean-up, the views, OWL's path."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from visionlab.errors import VisionLabError
+from visionlab.models import load_model
+from visionlab.models.loader import LoadedModel
+from visionlab.models.registry import HALF, ModelSpec
+from visionlab.ops.boxes import box_iou
+from visionlab.ops.detection_metrics import Detections, Truth, mean_average_precision, precision_recall
+from visionlab.pipelines.detection import NMS_MODES, NoQueries, OwlPipeline, detect, parse_queries, suppress
+from visionlab.pipelines.detection_views import candidates_picture, kept_picture, nms_step_picture, step_rows
+from visionlab.toy.detection_task import detect_batch, fcos_targets, scene_arrays
+from visionlab.toy.shapes import SHAPES
+
+TEST_SEED = 3   # never used in training (train 1, validation 2)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return load_model("shapes-detector-tiny").model
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return scene_arrays(TEST_SEED, 200, 128)
+
+
+def truths(boxes, labels):
+    return [Truth(b[lb >= 0].numpy(), lb[lb >= 0].numpy()) for b, lb in zip(boxes, labels)]
+
+
+def test_map_after_nms_and_the_precision_gap_without_it(detector, held_out):
+    images, boxes, labels = held_out
+    gt = truths(boxes, labels)
+    after = [d for i in range(0, 200, 50) for d in detect_batch(detector, images[i:i + 50], 0.05, 0.5)]
+    mAP, per_class = mean_average_precision(after, gt, len(SHAPES))
+    assert mAP >= 0.85, f"mAP@0.5 after NMS is {mAP:.3f} (per class {np.round(per_class, 3)})"
+    # the same score threshold, with and without NMS
+    kept = [d for i in range(0, 200, 50) for d in detect_batch(detector, images[i:i + 50], 0.3, 0.5)]
+    raw = [d for i in range(0, 200, 50) for d in detect_batch(detector, images[i:i + 50], 0.3, 1.0)]
+    p_nms, r_nms = precision_recall(kept, gt)
+    p_raw, r_raw = precision_recall(raw, gt)
+    assert sum(len(d.scores) for d in raw) > 3 * sum(len(d.scores) for d in kept), "NMS had little to remove"
+    assert p_nms >= 0.8 and p_raw < 0.5 * p_nms, (p_nms, p_raw)
+    assert r_raw >= r_nms >= 0.8
+
+
+def test_trace_replays_to_exactly_the_kept_set():
+    for i in range(4):
+        raw = detect(f"examples/scenes/scene-{i + 1}.png")
+        for mode in ("class-agnostic", "per-class"):
+            kept = suppress(raw, 0.1, 0.5, mode)
+            replay = [s.kept for s in kept.trace]
+            assert sorted(replay) == sorted(kept.indices.tolist())
+            if mode == "class-agnostic":
+                assert replay == kept.indices.tolist()
+            removed = {int(j) for s in kept.trace for j in s.rivals[s.suppressed]}
+            assert removed.isdisjoint(replay) and removed | set(replay) == set(kept.candidates.tolist())
+
+
+def test_modes_and_threshold_extremes():
+    raw = detect("examples/scenes/scene-2.png")
+    assert (np.diff(raw.scores) <= 0).all() and raw.boxes.shape == (len(raw.scores), 4)
+    assert len(raw.scores) > 50, "a dense detector proposes many boxes"
+    counts = {m: len(suppress(raw, 0.2, 0.5, m).indices) for m in NMS_MODES}
+    assert counts["none"] > counts["per-class"] >= counts["class-agnostic"] > 0
+    nothing = suppress(raw, 1.0, 0.5, "per-class")
+    assert len(nothing.indices) == 0 and nothing.trace == []
+    assert "No box scores above the threshold" in kept_picture(raw, nothing)[1]
+    everything = suppress(raw, 0.0, 1.0, "per-class")          # IoU > 1 never happens: nothing removed
+    assert len(everything.indices) == len(raw.scores)
+    one_per_class = suppress(raw, 0.0, 0.0, "per-class")       # any overlap removes
+    kept_boxes = raw.boxes[one_per_class.indices]
+    same = raw.labels[one_per_class.indices][:, None] == raw.labels[one_per_class.indices][None]
+    overlap = np.nan_to_num(box_iou(kept_boxes, kept_boxes)) > 0
+    np.fill_diagonal(overlap, False)
+    assert not (overlap & same).any()
+    soft = suppress(raw, 0.2, 0.5, "soft-nms gaussian")
+    assert (soft.scores >= 0.2).all() and (np.diff(soft.scores) <= 0).all()
+    assert (soft.scores <= raw.scores[soft.indices] + 1e-6).all()
+    with pytest.raises(VisionLabError, match="not an NMS mode"):
+        suppress(raw, 0.2, 0.5, "sometimes")
+
+
+def test_kept_boxes_as_json_are_in_picture_pixels():
+    raw = detect("examples/scenes/scene-1.png")
+    kept = suppress(raw, 0.3, 0.5, "per-class")
+    boxes = kept.as_json(raw)
+    assert boxes and set(boxes[0]) == {"box", "score", "label"}
+    H, W = raw.image.shape[:2]
+    for b in boxes:
+        x0, y0, x1, y1 = b["box"]
+        assert 0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H and b["label"] in SHAPES
+
+
+@pytest.mark.parametrize("mode,size", [("RGBA", (90, 70)), ("L", (64, 64)), ("I;16", (50, 80)),
+                                       ("RGB", (1, 1)), ("RGB", (3000, 2000))])
+def test_any_picture_mode_and_size(mode, size):
+    img = Image.new(mode, size, 200 if mode in ("L", "I;16") else None)
+    raw = detect(img)
+    H, W = raw.image.shape[:2]
+    assert raw.image.ndim == 3 and max(H, W) <= 2048
+    assert (raw.boxes >= 0).all() and (raw.boxes[:, [0, 2]] <= W).all() and (raw.boxes[:, [1, 3]] <= H).all()
+
+
+def test_views_draw_every_step():
+    raw = detect("examples/scenes/scene-3.png")
+    kept = suppress(raw, 0.2, 0.5, "per-class")
+    before, caption = candidates_picture(raw, kept)
+    assert before.shape == (640, 640, 3) and f"{len(kept.candidates)} candidate" in caption
+    for step in range(len(kept.trace) + 1):
+        picture, caption = nms_step_picture(raw, kept, step, 0.5)
+        assert picture.shape == before.shape and f"Step {step} of {len(kept.trace)}" in caption
+    assert "Done" in caption
+    rows = step_rows(raw, kept, 1)
+    assert len(rows) == len(kept.trace[0].rivals) and {r[-1] for r in rows} <= {"removed", "stays"}
+
+
+def test_fcos_targets_pick_cells_near_the_centre():
+    points = (torch.stack(torch.meshgrid(torch.arange(4), torch.arange(4), indexing="xy"), -1)
+              .reshape(-1, 2).float() + 0.5) * 8                       # 4 x 4 cells of 8 px
+    boxes = torch.tensor([[[0.0, 0.0, 16.0, 16.0], [0, 0, 0, 0]]])
+    labels = torch.tensor([[2, -1]])
+    matched, ltrb = fcos_targets(points, boxes, labels, stride=8, centre_radius=1.5)
+    assert matched.reshape(4, 4)[:2, :2].eq(0).all() and matched.reshape(4, 4)[2:].eq(-1).all()
+    assert ltrb[0, 0].tolist() == [4.0, 4.0, 12.0, 12.0]
+
+
+def test_parse_queries():
+    assert parse_queries(" cat, dog\ncat ,, ") == ["cat", "dog"]
+    assert parse_queries(None) == []
+
+
+@pytest.fixture(scope="module")
+def tiny_owl(tmp_path_factory):
+    """A tiny OWL-ViT built from a config (random weights) with an offline tokenizer, saved and
+    loaded back the way the app loads real ones."""
+    from transformers import (CLIPTokenizer, OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor,
+                              OwlViTProcessor)
+
+    vocab = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        vocab[c], vocab[c + "</w>"] = len(vocab), len(vocab) + 1
+    tok = CLIPTokenizer(vocab=vocab, merges=[], bos_token="<|startoftext|>", eos_token="<|endoftext|>",
+                        pad_token="!")
+    small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2)
+    cfg = OwlViTConfig(text_config=dict(vocab_size=len(vocab), max_position_embeddings=16, bos_token_id=1,
+                                        eos_token_id=2, pad_token_id=0, **small),
+                       vision_config=dict(image_size=64, patch_size=16, **small), projection_dim=32)
+    folder = tmp_path_factory.mktemp("tiny-owl")
+    torch.manual_seed(0)
+    OwlViTForObjectDetection(cfg).save_pretrained(folder)
+    size = {"height": 64, "width": 64}
+    OwlViTProcessor(image_processor=OwlViTImageProcessor(size=size, crop_size=size), tokenizer=tok).save_pretrained(folder)
+    spec = ModelSpec(key="tiny-owl", task="detection", library="transformers", arch="OwlViTForObjectDetection",
+                     title="tiny OWL-ViT", family="vit", input_size=64, mean=HALF, std=HALF, labels="text queries",
+                     licence="mit", path=str(folder))
+    return LoadedModel(spec, spec, OwlViTForObjectDetection.from_pretrained(folder).eval(), None, 0.0)
+
+
+def test_open_vocabulary_path_with_a_tiny_owl_vit(tiny_owl):
+    pipeline = OwlPipeline(tiny_owl)
+    raw = pipeline(Image.new("RGB", (120, 60), (90, 120, 200)), queries="cat, dog, cat")
+    assert raw.label_names == ("cat", "dog") and len(raw.scores) <= 16   # one box per 16-px patch of 64 px
+    assert (raw.boxes[:, [0, 2]] <= 120).all() and (raw.boxes[:, [1, 3]] <= 60).all()
+    with pytest.raises(NoQueries, match="Type what to look for"):
+        pipeline(Image.new("RGB", (64, 64)), queries=" , ")
+
+
+def test_owlv2_boxes_are_scaled_to_the_padded_square():
+    pipeline = OwlPipeline.__new__(OwlPipeline)       # decode only: no model needed
+    pipeline.padded_square = True
+    centre_box = torch.tensor([[0.5, 0.5, 0.2, 0.2]])  # cx, cy, w, h on the padded square
+    inputs = {"picture": Image.new("RGB", (200, 100)), "queries": ["cat"]}
+    boxes, *_ = pipeline.decode(inputs, (centre_box, torch.tensor([[0.9]])))
+    np.testing.assert_allclose(boxes, [[80, 80, 120, 120]], atol=1e-4)   # 200 x 200 square, not 200 x 100
+
+
+def test_detections_dataclass_round_trip_through_metrics():
+    d = Detections(np.array([[0, 0, 5, 5]], np.float32), np.array([0.5], np.float32), np.array([0]))
+    t = Truth(np.array([[0, 0, 5, 5]], np.float32), np.array([0]))
+    assert mean_average_precision([d], [t], 1)[0] == 1.0
