@@ -100,6 +100,22 @@ def patch_grid_or_note(image: str | None, model: str):
     return run_attention(image, model, "Patch grid")
 
 
+def depth_sliders(model: str, layer: int, head: int):
+    """Layer and head sliders that end at the model's depth and head count (loads the model).
+
+    A CNN has neither: the sliders are greyed out. Values beyond the new ends are moved to them."""
+    from visionlab.models import load_model
+    from visionlab.pipelines.attention import is_vit
+
+    net = load_model(model).model
+    if not is_vit(net):
+        return gr.Slider(interactive=False), gr.Slider(interactive=False)
+    depth, heads = len(net.blocks), net.blocks[0].attn.num_heads
+    return (gr.Slider(1, depth, value=min(int(layer), depth), step=1, interactive=True,
+                      label=f"Layer (1-{depth})"),
+            gr.Slider(1, heads, value=min(int(head), heads), step=1, interactive=True, label=f"Head (1-{heads})"))
+
+
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
@@ -108,7 +124,7 @@ def build() -> None:
                                    prefer=DEFAULT_MODELS["attention"])
             view = gr.Radio(list(VIEWS), value=DEFAULT_VIEW, label="View")
             with gr.Row():
-                layer = gr.Slider(1, 12, value=12, step=1, label="Layer (clamped to the model's depth)")
+                layer = gr.Slider(1, 12, value=12, step=1, label="Layer")
                 head = gr.Slider(1, 16, value=1, step=1, label="Head")
             with gr.Accordion("Rollout, mask and overlay settings", open=False):
                 fusion = gr.Radio(["mean", "max", "min"], value="mean", label="Head fusion")
@@ -139,6 +155,8 @@ def build() -> None:
     gr.on([image.change, model.input, view.input, layer.release, head.release, fusion.input, discard.release,
            keep.release, alpha.release, cnn.input], **auto)
     gr.on([image.change, model.input], **show_grid)
+    gr.on([model.change, image.change], user_errors(depth_sliders), [model, layer, head], [layer, head],
+          concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     grid.select(user_errors(patch_from_click), [image, model, layer, alpha], [grid, grid_caption],
                 concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     # The API twin of a click: the patch as a number.

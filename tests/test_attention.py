@@ -133,3 +133,22 @@ def test_views_clamp_layer_and_head_with_a_note():
     for render in (views.rollout_view, views.patches_view, views.position_view, views.dino_view):
         picture, caption = render(maps)
         assert picture.dtype == np.uint8 and caption
+
+
+def test_dino_s8_architecture_through_the_real_path():
+    """The hub DINO ViT-S/8 cannot be downloaded here; its architecture (random weights, no
+    classifier head, 28 x 28 patches) goes through the same pipeline the app uses."""
+    import timm
+
+    from visionlab.models import get_spec
+    from visionlab.models.loader import LoadedModel
+    from visionlab.pipelines.attention import AttentionPipeline
+
+    spec = get_spec("dino-vit-s8")
+    net = timm.create_model(spec.hub_id.split(".")[0], pretrained=False, num_classes=0).eval()
+    maps = AttentionPipeline(LoadedModel(spec, spec, net, None, 0.0))(make_single(4242, 0, 64).image)
+    assert maps.attn.shape == (12, 6, 785, 785) and maps.grid == (28, 28) and maps.prefix == 1
+    np.testing.assert_allclose(maps.attn.sum(-1), 1.0, atol=1e-4)
+    assert maps.label is None and maps.pos_similarity.shape == (28, 28, 28, 28)
+    picture, caption = views.dino_view(maps, 0.6, "mean")
+    assert picture.ndim == 3 and "attention" in caption

@@ -41,11 +41,13 @@ def add_colour_bar(image: np.ndarray, lo: float, hi: float) -> np.ndarray:
     width = max(24, h // 12)
     ramp = np.linspace(1, 0, h, dtype=np.float32)[:, None].repeat(width, 1)   # [h, width]
     bar = colourise(ramp, 0, 1)
-    pad = np.full((h, width * 2 + 8, 3), 255, np.uint8)
-    pad[:, 4:4 + width] = bar
     scale = max(0.3, h / 900)
-    for text, y in ((f"{hi:.2g}", int(14 * scale / 0.4)), (f"{lo:.2g}", h - 6)):
-        cv2.putText(pad, text, (width + 6, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    labels = (f"{hi:.2g}", f"{lo:.2g}")
+    text_w = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for t in labels)
+    pad = np.full((h, width + text_w + 16, 3), 255, np.uint8)                  # bar, gap, the longer label
+    pad[:, 4:4 + width] = bar
+    for text, y in zip(labels, (int(14 * scale / 0.4), h - 6)):
+        cv2.putText(pad, text, (width + 10, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([image, pad], axis=1)
 
 
