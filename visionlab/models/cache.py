@@ -40,7 +40,9 @@ class LRUCache(Generic[V]):
                 self._items[key] = value
                 evicted = []
                 while len(self._items) > self.max_items:
-                    evicted.append(self._items.popitem(last=False)[1])
+                    old_key, old_value = self._items.popitem(last=False)
+                    self._key_locks.pop(old_key, None)  # per-user keys come and go: keep no lock for them
+                    evicted.append(old_value)
             for v in evicted:
                 if self._on_evict:
                     self._on_evict(v)

@@ -1,0 +1,335 @@
+"""Segment Anything, shaped for interaction: the image encoder runs once per picture and user,
+every click after that only runs the small prompt encoder and mask decoder.
+
+    seg = segment(image, points="[[120, 80]]", session="alice")   # first call: encodes the picture
+    seg = segment(image, points="[[120, 80], [60, 40, 0]]", session="alice")  # cached: fast
+    seg.masks[0], seg.scores[0]                                    # best mask first
+
+Embeddings are cached per (session, model, picture content) in a bounded LRU, so two users
+never share a predictor. Without a SAM checkpoint (offline, before the download), the same
+prompts drive OpenCV's GrabCut, and `notice` says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from visionlab.errors import VisionLabError
+from visionlab.models.cache import LRUCache
+from visionlab.models.registry import ModelSpec, get_spec
+from visionlab.ops.boxes import nms
+from visionlab.ops.images import ImageLike, load_image
+
+GRABCUT_SIDE = 512        # GrabCut runs on a copy at most this large (it is slow on big pictures)
+
+
+class BadPrompt(VisionLabError, ValueError):
+    """Points or a box that cannot be used; the message says how to fix them."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """points (N, 2) float32 (x, y) in picture pixels; labels (N,) int64, 1 = on the object,
+    0 = not on it; box (4,) float32 XYXY picture pixels, or None."""
+
+    points: np.ndarray
+    labels: np.ndarray
+    box: np.ndarray | None
+
+    @property
+    def empty(self) -> bool:
+        return len(self.points) == 0 and self.box is None
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """What one segmentation call produced.
+
+    image: (H, W, 3) uint8 RGB. masks: (K, H, W) bool, best first. scores: (K,) SAM's predicted
+    IoU of each mask (NaN for GrabCut). names: (K,) a short label per mask. method: "sam" or
+    "grabcut". encoder_ms: time spent encoding the picture (0 when the cached embedding was
+    used); decoder_ms: prompt encoder + mask decoder (or GrabCut). notice: why GrabCut
+    answered instead of SAM (None if it did not).
+    """
+
+    image: np.ndarray
+    masks: np.ndarray
+    scores: np.ndarray
+    names: tuple[str, ...]
+    prompt: Prompt
+    method: str
+    model: str
+    encoder_ms: float
+    decoder_ms: float
+    notice: str | None = None
+
+
+# ---------------------------------------------------------------------------- prompts
+
+def _json(text: Any, what: str, example: str):
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise BadPrompt(f"The {what} could not be read. Write them as JSON, for example {example}.") from None
+
+
+def parse_prompt(points: Any, box: Any, width: int, height: int) -> Prompt:
+    """Points as JSON [[x, y], ...] or [[x, y, label], ...] (label 1 = object, 0 = background);
+    a box as JSON [x0, y0, x1, y1]; both in picture pixels."""
+    raw_points = _json(points, "points", "[[120, 80]] or [[120, 80, 1], [60, 40, 0]]") or []
+    raw_box = _json(box, "box", "[30, 40, 200, 180]")
+    try:
+        rows = [list(map(float, p)) for p in raw_points]
+        if any(len(r) not in (2, 3) for r in rows):
+            raise ValueError
+        xy = np.array([r[:2] for r in rows], np.float32).reshape(-1, 2)
+        labels = np.array([int(r[2]) if len(r) == 3 else 1 for r in rows], np.int64)
+    except (TypeError, ValueError):
+        raise BadPrompt("Each point must be [x, y] or [x, y, label], for example [[120, 80], [60, 40, 0]].") from None
+    if ((labels != 0) & (labels != 1)).any():
+        raise BadPrompt("A point's label must be 1 (on the object) or 0 (not on it).")
+    outside = (xy[:, 0] < 0) | (xy[:, 0] >= width) | (xy[:, 1] < 0) | (xy[:, 1] >= height)
+    if outside.any():
+        x, y = xy[np.argmax(outside)]
+        raise BadPrompt(f"The point ({x:g}, {y:g}) is outside the picture ({width} x {height} pixels). "
+                        "Click inside it.")
+    box_arr = None
+    if raw_box is not None:
+        try:
+            box_arr = np.array(raw_box, np.float32).reshape(4)
+        except (TypeError, ValueError):
+            raise BadPrompt("A box must be four numbers [x0, y0, x1, y1], for example [30, 40, 200, 180].") from None
+        x0, y0, x1, y1 = box_arr
+        box_arr = np.array([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)], np.float32)
+        box_arr = box_arr.clip(0, [width, height, width, height])
+        if box_arr[2] - box_arr[0] < 1 or box_arr[3] - box_arr[1] < 1:
+            raise BadPrompt("The box has no area (its corners are on one line or outside the picture). "
+                            "Drag or type a box with some width and height.")
+    return Prompt(xy, labels, box_arr)
+
+
+# ---------------------------------------------------------------------------- GrabCut
+
+def prompt_box(prompt: Prompt, width: int, height: int) -> np.ndarray:
+    """The prompt's box, or a box around its positive points widened by a margin (XYXY px)."""
+    if prompt.box is not None:
+        return prompt.box
+    pos = prompt.points[prompt.labels == 1]
+    pts = pos if len(pos) else prompt.points
+    margin = max(10.0, 0.12 * min(width, height))
+    lo, hi = pts.min(0) - margin, pts.max(0) + margin
+    return np.array([*lo, *hi], np.float32).clip(0, [width, height, width, height])
+
+
+def grabcut(image: np.ndarray, prompt: Prompt, iterations: int = 5) -> np.ndarray:
+    """OpenCV GrabCut from a box (or a box around the points): (H, W) bool mask.
+
+    Outside the box is background; positive points are marked certain foreground, negative
+    ones certain background. Runs on a copy at most GRABCUT_SIDE pixels wide, then resizes.
+    """
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = min(1.0, GRABCUT_SIDE / max(h, w))
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    x0, y0, x1, y1 = np.round(prompt_box(prompt, w, h) * scale).astype(int)
+    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+    mask = np.full((sh, sw), cv2.GC_BGD, np.uint8)
+    mask[y0:y1, x0:x1] = cv2.GC_PR_FGD
+    for (x, y), label in zip(prompt.points * scale, prompt.labels):
+        cv2.circle(mask, (int(x), int(y)), 3, cv2.GC_FGD if label == 1 else cv2.GC_BGD, -1)
+    if min(sh, sw) >= 2 and (mask != cv2.GC_BGD).sum() >= 2:
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        try:
+            cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), mask, None, bgd, fgd, iterations,
+                        cv2.GC_INIT_WITH_MASK)
+        except cv2.error:        # too few pixels of one kind to model: keep the box as the answer
+            pass
+    fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    return cv2.resize(fg, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+# ---------------------------------------------------------------------------- SAM
+
+_embeddings: LRUCache[Any] = LRUCache(int(os.environ.get("VISIONLAB_SAM_EMBEDDINGS", "8")))
+
+
+def image_hash(image: np.ndarray) -> str:
+    """A content key for a picture: the same pixels give the same key."""
+    return hashlib.sha1(str(image.shape).encode() + image.tobytes()).hexdigest()
+
+
+def cached_predictor(sam, model: str, image: np.ndarray, session: str) -> tuple[Any, float]:
+    """A SamPredictor with `image` set, one per (session, model, picture); returns it and the
+    milliseconds spent in the image encoder now (0.0 when it came from the cache)."""
+    from segment_anything import SamPredictor
+
+    spent = [0.0]
+
+    def encode():
+        t0 = time.perf_counter()
+        predictor = SamPredictor(sam)
+        predictor.set_image(image)             # the expensive part: the ViT image encoder
+        predictor.lock = threading.Lock()      # one prompt at a time per predictor
+        spent[0] = (time.perf_counter() - t0) * 1e3
+        return predictor
+
+    return _embeddings.get_or_load(f"{session}|{model}|{image_hash(image)}", encode), spent[0]
+
+
+def sam_for(model: str, download: Callable[[int, int], None] | None = None) -> tuple[Any, str | None]:
+    """The SAM named `model` (loaded, cached) or (None, the reason GrabCut must answer)."""
+    from visionlab.models.hub import hub_status
+    from visionlab.models.loader import load_spec
+    from visionlab.models.sam import checkpoint_path, download_checkpoint
+
+    spec = get_spec(model)
+    if spec.task != "segmentation":
+        raise VisionLabError(f"{spec.title} is not a segmentation model. Pick one from the list.")
+    path = checkpoint_path(spec)
+    if not path.exists():
+        status = hub_status()
+        if not status.online:
+            return None, (f"{spec.title} needs its checkpoint, and VisionLab is offline ({status.reason}). "
+                          f"Put {spec.file} in the weights/ folder to use it.")
+        try:
+            download_checkpoint(spec, download)
+        except OSError as e:
+            return None, (f"{spec.title}'s checkpoint could not be downloaded ({e}). "
+                          f"Put {spec.file} in the weights/ folder to use it.")
+    return load_spec(spec)[0], None
+
+
+def _grabcut_notice(why: str) -> str:
+    return f"{why} Meanwhile OpenCV's GrabCut (a classical colour model, no learning) answers the same prompt."
+
+
+def segment(image: ImageLike, points: Any = None, box: Any = None, model: str = "sam-vit-b",
+            session: str = "default", multimask: bool = True,
+            download: Callable[[int, int], None] | None = None) -> Segmentation:
+    """Masks for a point and/or box prompt. With several candidate masks (one positive point
+    and no box), all three of SAM's guesses come back, best predicted IoU first."""
+    picture = np.asarray(load_image(image))
+    H, W = picture.shape[:2]
+    prompt = parse_prompt(points, box, W, H)
+    if prompt.empty:
+        raise BadPrompt("Click on the object (or give points or a box) to tell Segment Anything what to cut out.")
+    sam, why = sam_for(model, download)
+    t0 = time.perf_counter()
+    if sam is None:
+        mask = grabcut(picture, prompt)
+        return Segmentation(picture, mask[None], np.array([np.nan], np.float32), ("GrabCut",), prompt, "grabcut",
+                            model, 0.0, (time.perf_counter() - t0) * 1e3, _grabcut_notice(why))
+    predictor, encoder_ms = cached_predictor(sam, model, picture, session)
+    t0 = time.perf_counter()
+    with predictor.lock:
+        masks, scores, _ = predictor.predict(
+            point_coords=prompt.points if len(prompt.points) else None,
+            point_labels=prompt.labels if len(prompt.points) else None,
+            box=prompt.box, multimask_output=multimask and len(prompt.points) <= 1 and prompt.box is None)
+    order = np.argsort(-scores)
+    names = tuple(f"mask {i + 1} (IoU≈{scores[k]:.2f})" for i, k in enumerate(order))
+    return Segmentation(picture, masks[order], scores[order].astype(np.float32), names, prompt, "sam", model,
+                        encoder_ms, (time.perf_counter() - t0) * 1e3)
+
+
+def segment_boxes(image: ImageLike, boxes: Any, names: list[str] | None = None, model: str = "sam-vit-b",
+                  session: str = "default", download: Callable[[int, int], None] | None = None) -> Segmentation:
+    """One mask per box (for example the Detection tab's kept boxes): Grounded-SAM's idea,
+    text -> detector boxes -> SAM masks. boxes: (N, 4) XYXY picture pixels, or the Detection
+    tab's JSON [{"box": [...], "label": ...}, ...]."""
+    picture = np.asarray(load_image(image))
+    H, W = picture.shape[:2]
+    items = _json(boxes, "boxes", '[{"box": [30, 40, 200, 180], "label": "cat"}]') or []
+    if items and isinstance(items[0], dict):
+        names = [str(b.get("label", "object")) for b in items]
+        items = [b.get("box") for b in items]
+    prompts = [parse_prompt(None, b, W, H) for b in items]
+    if not prompts:
+        raise BadPrompt("There are no boxes to segment. Run the detector first, or lower its score threshold.")
+    names = list(names or [])[:len(prompts)] + ["object"] * max(0, len(prompts) - len(names or []))
+    sam, why = sam_for(model, download)
+    t0 = time.perf_counter()
+    if sam is None:
+        masks = np.stack([grabcut(picture, p) for p in prompts])
+        return Segmentation(picture, masks, np.full(len(masks), np.nan, np.float32), tuple(names), prompts[0],
+                            "grabcut", model, 0.0, (time.perf_counter() - t0) * 1e3, _grabcut_notice(why))
+    import torch
+
+    predictor, encoder_ms = cached_predictor(sam, model, picture, session)
+    t0 = time.perf_counter()
+    stacked = torch.as_tensor(np.stack([p.box for p in prompts]), device=predictor.device)   # [N, 4]
+    with predictor.lock, torch.inference_mode():
+        masks, scores, _ = predictor.predict_torch(
+            None, None, boxes=predictor.transform.apply_boxes_torch(stacked, (H, W)), multimask_output=False)
+    return Segmentation(picture, masks[:, 0].cpu().numpy(), scores[:, 0].float().cpu().numpy(), tuple(names),
+                        prompts[0], "sam", model, encoder_ms, (time.perf_counter() - t0) * 1e3)
+
+
+def segment_everything(image: ImageLike, model: str = "sam-vit-b", session: str = "default",
+                       points_per_side: int = 16, min_score: float = 0.86, iou_threshold: float = 0.7,
+                       progress: Callable[[float], None] | None = None,
+                       download: Callable[[int, int], None] | None = None) -> Segmentation:
+    """"Segment everything": a grid of points_per_side^2 single-point prompts, SAM's masks kept
+    where the predicted IoU >= min_score, duplicates removed by NMS on the masks' boxes.
+    progress(fraction) is called after each batch of points."""
+    import torch
+
+    picture = np.asarray(load_image(image))
+    H, W = picture.shape[:2]
+    n = int(np.clip(points_per_side, 2, 64))
+    sam, why = sam_for(model, download)
+    if sam is None:
+        raise VisionLabError(_grabcut_notice(why).split(" Meanwhile")[0] + " Segment everything needs SAM; "
+                             "clicks and boxes still work with GrabCut.")
+    predictor, encoder_ms = cached_predictor(sam, model, picture, session)
+    t0 = time.perf_counter()
+    grid = (np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) + 0.5) / n   # [n*n, 2] in 0-1
+    points = grid * np.array([W, H], np.float32)                                                # [n*n, 2] px
+    masks, scores = [], []
+    batch = 16
+    for i in range(0, len(points), batch):
+        pts = torch.as_tensor(points[i:i + batch], dtype=torch.float32, device=predictor.device)[:, None]  # [B, 1, 2]
+        with predictor.lock, torch.inference_mode():
+            m, s, _ = predictor.predict_torch(predictor.transform.apply_coords_torch(pts, (H, W)),
+                                              torch.ones(pts.shape[:2], dtype=torch.int, device=predictor.device),
+                                              multimask_output=True)                          # [B, 3, H, W], [B, 3]
+        good = s >= min_score
+        masks.append(m[good].cpu().numpy())
+        scores.append(s[good].float().cpu().numpy())
+        if progress:
+            progress(min(1.0, (i + batch) / len(points)))
+    masks = np.concatenate(masks) if masks else np.zeros((0, H, W), bool)
+    scores = np.concatenate(scores) if scores else np.zeros(0, np.float32)
+    masks, scores = masks[masks.any((1, 2))], scores[masks.any((1, 2))]
+    boxes = np.array([_mask_box(m) for m in masks], np.float32).reshape(-1, 4)
+    keep = nms(boxes, scores, iou_threshold)
+    keep = keep[np.argsort(-masks[keep].sum((1, 2)), kind="stable")]           # large first: small ones drawn on top
+    return Segmentation(picture, masks[keep], scores[keep], tuple(f"part {i + 1}" for i in range(len(keep))),
+                        Prompt(points, np.ones(len(points), np.int64), None), "sam", model, encoder_ms,
+                        (time.perf_counter() - t0) * 1e3)
+
+
+def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    ys, xs = np.nonzero(mask)
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+
+
+def spec_file_hint(spec: ModelSpec) -> str:
+    """Where to put a checkpoint by hand (for the README and the tab)."""
+    from visionlab.models.sam import OFFICIAL_URL
+
+    return f"weights/{spec.file} (from {OFFICIAL_URL}{spec.file})"
