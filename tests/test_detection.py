@@ -10,10 +10,10 @@ from visionlab.models import load_model
 from visionlab.models.loader import LoadedModel
 from visionlab.models.registry import HALF, ModelSpec
 from visionlab.ops.boxes import box_iou
-from visionlab.ops.detection_metrics import Detections, Truth, mean_average_precision, precision_recall
+from visionlab.ops.detection_metrics import Detections, Truth, mean_average_precision
 from visionlab.pipelines.detection import NMS_MODES, NoQueries, OwlPipeline, detect, parse_queries, suppress
 from visionlab.pipelines.detection_views import candidates_picture, kept_picture, nms_step_picture, step_rows
-from visionlab.toy.detection_task import detect_batch, fcos_targets, scene_arrays
+from visionlab.toy.detection_task import fcos_targets, report
 from visionlab.toy.shapes import SHAPES
 
 TEST_SEED = 3   # never used in training (train 1, validation 2)
@@ -24,29 +24,12 @@ def detector():
     return load_model("shapes-detector-tiny").model
 
 
-@pytest.fixture(scope="module")
-def held_out():
-    return scene_arrays(TEST_SEED, 200, 128)
-
-
-def truths(boxes, labels):
-    return [Truth(b[lb >= 0].numpy(), lb[lb >= 0].numpy()) for b, lb in zip(boxes, labels)]
-
-
-def test_map_after_nms_and_the_precision_gap_without_it(detector, held_out):
-    images, boxes, labels = held_out
-    gt = truths(boxes, labels)
-    after = [d for i in range(0, 200, 50) for d in detect_batch(detector, images[i:i + 50], 0.05, 0.5)]
-    mAP, per_class = mean_average_precision(after, gt, len(SHAPES))
-    assert mAP >= 0.85, f"mAP@0.5 after NMS is {mAP:.3f} (per class {np.round(per_class, 3)})"
-    # the same score threshold, with and without NMS
-    kept = [d for i in range(0, 200, 50) for d in detect_batch(detector, images[i:i + 50], 0.3, 0.5)]
-    raw = [d for i in range(0, 200, 50) for d in detect_batch(detector, images[i:i + 50], 0.3, 1.0)]
-    p_nms, r_nms = precision_recall(kept, gt)
-    p_raw, r_raw = precision_recall(raw, gt)
-    assert sum(len(d.scores) for d in raw) > 3 * sum(len(d.scores) for d in kept), "NMS had little to remove"
-    assert p_nms >= 0.8 and p_raw < 0.5 * p_nms, (p_nms, p_raw)
-    assert r_raw >= r_nms >= 0.8
+def test_map_after_nms_and_the_precision_gap_without_it(detector):
+    r = report(detector, scenes=200, seed=TEST_SEED, score_threshold=0.3)
+    assert r["map50_after_nms"] >= 0.85, r
+    assert r["boxes_per_scene_no_nms"] > 3 * r["boxes_per_scene_nms"], "NMS had little to remove"
+    assert r["precision_nms"] >= 0.8 and r["precision_no_nms"] < 0.5 * r["precision_nms"], r
+    assert r["recall_no_nms"] >= r["recall_nms"] >= 0.8, r
 
 
 def test_trace_replays_to_exactly_the_kept_set():
