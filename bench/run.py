@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.detection import detect_bench, nms_bench
+from bench.segmentation import click_bench
 from bench.timing import paired_ms
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +179,8 @@ def attention_overhead(n: int) -> dict[str, float]:
 TARGETS = {"startup_ratio": "<= 1.5", "first_offline_classify_s": "< 3 s",
            "attention_ratio[shapes-vit-tiny]": "<= 1.3", "attention_ratio[vit-b16 random weights]": "<= 1.3",
            "nms_time_ratio[1000 boxes]": "<= 3", "nms_time_ratio[5000 boxes]": "<= 3",
-           "nms_same_indices[1000 boxes]": "= 1", "nms_same_indices[5000 boxes]": "= 1"}
+           "nms_same_indices[1000 boxes]": "= 1", "nms_same_indices[5000 boxes]": "= 1",
+           "sam_click_over_set_image[vit_b random weights]": "<= 0.05"}
 
 
 def main() -> None:
@@ -194,6 +196,7 @@ def main() -> None:
     rows.update(attention_overhead(args.calls))
     rows.update(nms_bench(args.calls))
     rows.update(detect_bench(args.calls, str(SCENE)))
+    rows.update(click_bench(args.repeats, str(PHOTO)))
     width = max(map(len, rows))
     print(f"{'figure':<{width}}  {'value':>10}  target")
     for k, v in rows.items():

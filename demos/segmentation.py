@@ -203,7 +203,8 @@ def build() -> dict:
                                  interactive=False, buttons=["download"], elem_id="sam-click")
             caption = gr.Markdown("Pick a picture, then click on an object.")
             annotated = gr.AnnotatedImage(label="Masks (hover to see each)")
-            gallery = gr.Gallery(label="Masks as PNG (download for slides)", columns=4, height=200, format="png")
+            gallery = gr.Gallery(label="Masks as PNG (download for slides)", columns=6, height=180, format="png",
+                                 object_fit="contain")
     with gr.Accordion("What am I looking at? / 这是什么?", open=False):
         gr.Markdown(note("segmentation"))
 
@@ -223,7 +224,7 @@ def build() -> dict:
                       concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     boxes_btn.click(**from_boxes)
     # The API twin of the clicks: points and box as JSON text (gradio_client cannot click).
-    api_points, api_box = gr.Textbox(visible=False), gr.Textbox(visible=False)
+    api_points, api_box = gr.Textbox("", visible=False), gr.Textbox("", visible=False)
     api_trigger = gr.Button(visible=False)
     api_trigger.click(user_errors(segment_endpoint), [image, api_points, api_box, model], results,
                       api_name="segment", concurrency_id=MODEL_CONCURRENCY)

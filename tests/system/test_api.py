@@ -1,5 +1,7 @@
 """The app as users reach it: launched with `python app.py`, called through gradio_client."""
 
+import json
+
 import pytest
 from gradio_client import Client, handle_file
 
@@ -90,3 +92,48 @@ def test_attention_views_and_the_patch_twin(client):
         client.predict(star, "shapes-resnet-tiny", api_name="/attention")
     picture, caption = client.predict(star, "shapes-vit-tiny", 27, api_name="/attention_patch")
     assert picture and "Patch 28" in caption
+
+
+def test_detect_with_only_the_image(client):
+    from visionlab.ops.boxes import box_iou
+    from visionlab.toy.examples import EXAMPLE_SEED
+    from visionlab.toy.shapes import SHAPES, make_scene
+
+    picture, boxes, summary = client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-1.png")),
+                                             api_name="/detect")
+    truth = make_scene(EXAMPLE_SEED, 0, 128)            # scene-1 is the first example scene
+    for box, shape in zip(truth.boxes, truth.shape_ids):  # every object found, with its label
+        assert any(b["label"] == SHAPES[shape] and box_iou(b["box"], box)[0, 0] >= 0.5 for b in boxes), SHAPES[shape]
+    for b in boxes:
+        x0, y0, x1, y1 = b["box"]
+        assert 0 <= x0 < x1 <= 128 and 0 <= y0 < y1 <= 128 and 0.3 <= b["score"] <= 1
+    assert "After per-class NMS" in summary and picture
+
+
+def test_detect_no_boxes_is_a_sentence_not_an_error(client):
+    _, boxes, summary = client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-2.png")),
+                                       "shapes-detector-tiny", "", 1.0, 0.5, "Per-class NMS", api_name="/detect")
+    assert boxes == [] and "No box scores above the threshold" in summary
+    with pytest.raises(Exception, match="not an NMS mode|not in the list of choices"):
+        client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-2.png")),
+                       "shapes-detector-tiny", "", 0.3, 0.5, "sometimes", api_name="/detect")
+
+
+def test_segment_with_only_the_image_asks_for_a_prompt(client):
+    with pytest.raises(Exception, match="Click on the object"):
+        client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-1.png")), api_name="/segment")
+
+
+def test_segment_a_box_offline_falls_back_to_grabcut(client):
+    from visionlab.toy.examples import EXAMPLE_SEED
+    from visionlab.toy.shapes import make_scene
+
+    truth = make_scene(EXAMPLE_SEED, 0, 128)
+    box = json.dumps(truth.boxes[0].tolist())
+    picture, annotated, masks, summary = client.predict(
+        handle_file(str(EXAMPLES_DIR / "scenes" / "scene-1.png")), "", box, api_name="/segment")
+    assert "GrabCut" in summary and "sam_vit_b_01ec64.pth" in summary
+    assert picture and len(masks) == 1
+    with pytest.raises(Exception, match="outside the picture"):
+        client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-1.png")), "[[999, 5]]", "",
+                       api_name="/segment")

@@ -18,9 +18,16 @@ def page(app_url):
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url, wait_until="networkidle")
+        page.goto(app_url, wait_until="load", timeout=120_000)
+        page.get_by_role("tab", name="Segment Anything / 分割").wait_for(timeout=120_000)  # the last tab: all built
         yield page
         browser.close()
+
+
+def open_example(page, tab: str, example: str) -> None:
+    """Switch to a tab and click one of its examples (examples are named after what they show)."""
+    page.get_by_role("tab", name=tab).click()
+    page.locator(f"img[src*='{example}']").last.click()
 
 
 def test_example_runs_and_a_label_appears(page, output_dir):
@@ -38,8 +45,7 @@ def test_example_runs_and_a_label_appears(page, output_dir):
 
 
 def test_attention_tab_shows_rollout_and_a_patch_click(page, output_dir):
-    page.get_by_role("tab", name="Attention maps / 注意力图").click()
-    page.locator("img[src*='yellow-star']").last.click()
+    open_example(page, "Attention / 注意力", "yellow-star")
     caption = page.get_by_text("Attention rollout through all").first
     caption.wait_for(timeout=60_000)
     grid = page.get_by_text("How a ViT reads the picture").first
@@ -51,3 +57,26 @@ def test_attention_tab_shows_rollout_and_a_patch_click(page, output_dir):
     target.click(position={"x": box["width"] * 0.6, "y": box["height"] * 0.5})
     page.get_by_text("(outlined) in layer").first.wait_for(timeout=60_000)
     page.screenshot(path=str(output_dir / "attention-patch.png"), full_page=True)
+
+
+def test_detection_tab_detects_and_steps_through_nms(page, output_dir):
+    open_example(page, "Detection & NMS / 检测", "scene-1")
+    page.get_by_text("After per-class NMS").first.wait_for(timeout=60_000)
+    page.get_by_text("Before NMS:").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Next ▶").click()
+    page.get_by_text("Step 1 of").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Next ▶").click()
+    page.get_by_text("Step 2 of").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(output_dir / "detection.png"), full_page=True)
+
+
+def test_segment_anything_tab_cuts_out_a_clicked_object(page, output_dir):
+    open_example(page, "Segment Anything / 分割", "scene-1")
+    page.get_by_text("Click on an object to cut it out").first.wait_for(timeout=60_000)
+    target = page.locator("#sam-click img").first
+    target.wait_for(timeout=30_000)
+    box = target.bounding_box()
+    # the yellow star of scene-1 sits left of the middle (see examples/scenes/scene-1.png)
+    target.click(position={"x": box["width"] * 0.32, "y": box["height"] * 0.32})
+    page.get_by_text("GrabCut took").first.wait_for(timeout=60_000)   # no SAM checkpoint in CI
+    page.screenshot(path=str(output_dir / "segmentation.png"), full_page=True)

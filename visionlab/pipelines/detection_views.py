@@ -63,10 +63,11 @@ def nms_step_picture(raw: RawDetections, kept: Kept, step: int, iou_threshold: f
                   text=f"{iou:.2f}", font_size=12)
     c.box(raw.boxes[s.kept], KEEP, width=4, text=f"KEEP {raw.label_names[raw.labels[s.kept]]} {raw.scores[s.kept]:.2f}")
     n_drop = int(s.suppressed.sum())
+    same = f" *{raw.label_names[raw.labels[s.kept]]}*" if kept.mode == "per-class" else ""   # per-class: one label
     left = len(s.rivals) - n_drop
     caption = (f"**Step {step} of {len(trace)}:** keep the best remaining box "
                f"(*{raw.label_names[raw.labels[s.kept]]}*, score {raw.scores[s.kept]:.2f}). "
-               f"Compare it with the {len(s.rivals)} box{'es' if len(s.rivals) != 1 else ''} still in the race: "
+               f"Compare it with the {len(s.rivals)}{same} box{'es' if len(s.rivals) != 1 else ''} still in the race: "
                f"**{n_drop}** overlap it with IoU > {iou_threshold:.2f} and are removed (red); {left} stay.")
     if step == len(trace):
         caption += f" **Done: {len(trace)} kept.**"

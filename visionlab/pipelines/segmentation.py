@@ -128,7 +128,7 @@ def prompt_box(prompt: Prompt, width: int, height: int) -> np.ndarray:
         return prompt.box
     pos = prompt.points[prompt.labels == 1]
     pts = pos if len(pos) else prompt.points
-    margin = max(10.0, 0.12 * min(width, height))
+    margin = max(10.0, 0.2 * min(width, height))
     lo, hi = pts.min(0) - margin, pts.max(0) + margin
     return np.array([*lo, *hi], np.float32).clip(0, [width, height, width, height])
 

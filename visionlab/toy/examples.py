@@ -28,8 +28,9 @@ def write_examples(out_dir: Path, size: int = 192) -> list[Path]:
     return paths
 
 
-def write_scenes(out_dir: Path, size: int = 256, count: int = 4, min_objects: int = 3) -> list[Path]:
-    """The first `count` scenes of the example stream with at least `min_objects` objects."""
+def write_scenes(out_dir: Path, size: int = 128, count: int = 4, min_objects: int = 3) -> list[Path]:
+    """The first `count` scenes of the example stream with at least `min_objects` objects, at the
+    detector's own input size (128 px: the app enlarges them for display)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, index = [], 0
     while len(paths) < count:
