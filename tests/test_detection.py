@@ -11,7 +11,8 @@ from visionlab.models.loader import LoadedModel
 from visionlab.models.registry import HALF, ModelSpec
 from visionlab.ops.boxes import box_iou
 from visionlab.ops.detection_metrics import Detections, Truth, mean_average_precision
-from visionlab.pipelines.detection import NMS_MODES, NoQueries, OwlPipeline, detect, parse_queries, suppress
+from visionlab.pipelines.detection import (NMS_MODES, GroundingDinoPipeline, NoQueries, OwlPipeline, detect,
+                                          parse_queries, query_spans, suppress)
 from visionlab.pipelines.detection_views import candidates_picture, kept_picture, nms_step_picture, step_rows
 from visionlab.toy.detection_task import fcos_targets, report
 from visionlab.toy.shapes import SHAPES
@@ -152,6 +153,44 @@ def test_open_vocabulary_path_with_a_tiny_owl_vit(tiny_owl):
     assert (raw.boxes[:, [0, 2]] <= 120).all() and (raw.boxes[:, [1, 3]] <= 60).all()
     with pytest.raises(NoQueries, match="Type what to look for"):
         pipeline(Image.new("RGB", (64, 64)), queries=" , ")
+
+
+@pytest.fixture(scope="module")
+def tiny_grounding_dino(tmp_path_factory):
+    """A tiny Grounding DINO (Swin + BERT from configs, random weights, a 12-word vocabulary)."""
+    from transformers import (BertConfig, BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection,
+                              GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig)
+
+    folder = tmp_path_factory.mktemp("tiny-grounding-dino")
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "cat", "dog", "red", "cup", "a", "star"]
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    cfg = GroundingDinoConfig(
+        backbone_config=SwinConfig(image_size=64, patch_size=4, embed_dim=16, depths=[1, 1, 1, 1],
+                                   num_heads=[1, 1, 1, 1], window_size=4, out_features=["stage2", "stage3", "stage4"]),
+        text_config=BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=37, max_position_embeddings=64),
+        d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_ffn_dim=32, decoder_ffn_dim=32, num_queries=20, num_feature_levels=3, encoder_n_points=2,
+        decoder_n_points=2, max_text_len=32, use_timm_backbone=False, backbone=None, use_pretrained_backbone=False)
+    torch.manual_seed(0)
+    GroundingDinoForObjectDetection(cfg).save_pretrained(folder)
+    GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 64}),
+                           tokenizer=BertTokenizer(str(folder / "vocab.txt"))).save_pretrained(folder)
+    spec = ModelSpec(key="tiny-gd", task="detection", library="transformers", arch="GroundingDinoForObjectDetection",
+                     title="tiny Grounding DINO", family="vit", input_size=64, mean=HALF, std=HALF,
+                     labels="text queries", licence="mit", path=str(folder))
+    return LoadedModel(spec, spec, GroundingDinoForObjectDetection.from_pretrained(folder).eval(), None, 0.0)
+
+
+def test_grounding_dino_path_labels_each_box_with_one_query(tiny_grounding_dino):
+    pipeline = GroundingDinoPipeline(tiny_grounding_dino)
+    raw = pipeline(Image.new("RGB", (100, 60), (10, 200, 30)), queries="cat, red cup")
+    assert raw.label_names == ("cat", "red cup") and 0 < len(raw.scores) <= 20   # 20 object queries
+    assert set(raw.labels.tolist()) <= {0, 1} and "DETR" in raw.note
+    assert (raw.boxes[:, [0, 2]] <= 100).all() and (raw.boxes[:, [1, 3]] <= 60).all()
+    assert query_spans([2, 6, 5, 8, 9, 5, 3], pipeline.processor.tokenizer) == [[1], [3, 4]]
+    with pytest.raises(NoQueries):
+        pipeline(Image.new("RGB", (64, 64)), queries="")
 
 
 def test_owlv2_boxes_are_scaled_to_the_padded_square():

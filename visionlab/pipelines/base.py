@@ -33,8 +33,9 @@ def to_cpu(x: Any) -> Any:
         return x.float() if x.is_floating_point() else x
     if isinstance(x, (list, tuple)):
         return type(x)(to_cpu(v) for v in x)
-    if isinstance(x, dict):
-        return {k: to_cpu(v) for k, v in x.items()}
+    if isinstance(x, dict):  # keeps the type: transformers' ModelOutput stays one (outputs.logits)
+        moved = {k: to_cpu(v) for k, v in x.items()}
+        return type(x)(**moved) if all(isinstance(k, str) for k in moved) else moved
     return x
 
 

@@ -203,7 +203,7 @@ class GroundingDinoPipeline(DetectionPipeline):
     def encode(self, picture, queries):
         if not queries:
             raise NoQueries("Type what to look for (for example: cat, cup, rocket), separated by commas.")
-        text = ". ".join(q.lower() for q in queries) + "."
+        text = ". ".join(q.lower().replace(".", " ") for q in queries) + "."   # "." separates queries
         return dict(self.processor(images=picture, text=text, return_tensors="pt"))
 
     def _forward(self, inputs):
@@ -213,15 +213,31 @@ class GroundingDinoPipeline(DetectionPipeline):
 
     def decode(self, inputs, outputs):
         W, H = inputs["picture"].size
-        found = self.processor.post_process_grounded_object_detection(
-            outputs, inputs["input_ids"], threshold=0.0, text_threshold=0.0, target_sizes=[(H, W)])[0]
-        queries = [q.lower() for q in inputs["queries"]]
-        texts = found.get("text_labels", found.get("labels"))
-        names = queries + sorted({t for t in texts if t not in queries})
-        labels = np.array([names.index(t) for t in texts], np.int64)
-        return found["boxes"].numpy(), found["scores"].numpy(), labels, names, (
+        probs = outputs.logits[0].sigmoid()                       # [Q, text tokens]: object query x token
+        spans = query_spans(inputs["input_ids"][0].tolist(), self.processor.tokenizer)
+        per_query = torch.stack([probs[:, span].max(-1).values for span in spans], -1)   # [Q, n queries]
+        best, labels = per_query.max(-1)
+        cx, cy, w, h = outputs.pred_boxes[0].unbind(-1)           # 0-1 of the picture
+        boxes = torch.stack([(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H], -1)
+        names = inputs["queries"] if len(spans) == len(inputs["queries"]) else [f"query {i + 1}" for i in range(len(spans))]
+        return boxes.numpy(), best.numpy(), labels.numpy(), names, (
             "Grounding DINO is DETR-style: its queries are trained not to repeat each other, "
             "so NMS has less to do than for the dense detectors.")
+
+
+def query_spans(ids: list[int], tokenizer) -> list[list[int]]:
+    """Token positions of each query in a prompt "cat. red cup." (split at the full stops)."""
+    stop = tokenizer.convert_tokens_to_ids(".")
+    special = set(tokenizer.all_special_ids)
+    spans, current = [], []
+    for pos, tok in enumerate(ids):
+        if tok == stop or tok in special:
+            if current:
+                spans.append(current)
+            current = []
+        else:
+            current.append(pos)
+    return spans + ([current] if current else [])
 
 
 def processor_for(loaded: LoadedModel):
