@@ -57,11 +57,17 @@ def segment_endpoint(image: str | None, points: str = "", box: str = "", model: 
                      request: gr.Request = None, progress=gr.Progress()):
     """Segment with points and/or a box given as JSON text, in picture pixels: points
     [[x, y], [x, y, 0]] (label 1 = object, the default; 0 = background), box [x0, y0, x1, y1].
-    Returns (picture with the prompts and the best mask, annotated masks, mask PNGs, summary)."""
+    With neither, one point at the centre of the picture. Returns (picture with the prompts and the best mask, annotated masks, mask PNGs, summary)."""
+    from visionlab.ops.images import load_image
     from visionlab.pipelines.segmentation import segment
 
+    note = ""
+    if image is not None and not (points or "").strip() and not (box or "").strip():
+        size = load_image(image).size
+        points, note = json.dumps([[size[0] / 2, size[1] / 2]]), "No prompt was given: one point at the centre was used. "
     seg = segment(image, points, box, model, _session(request), download=_download_bar(progress))
-    return outputs_for(seg)
+    *pictures, text = outputs_for(seg)
+    return (*pictures, note + text)
 
 
 def _download_bar(progress: gr.Progress):

@@ -206,3 +206,16 @@ def test_detections_dataclass_round_trip_through_metrics():
     d = Detections(np.array([[0, 0, 5, 5]], np.float32), np.array([0.5], np.float32), np.array([0]))
     t = Truth(np.array([[0, 0, 5, 5]], np.float32), np.array([0]))
     assert mean_average_precision([d], [t], 1)[0] == 1.0
+
+
+def test_player_walks_every_step_and_next_stops_at_the_end(monkeypatch):
+    from demos import detection as tab
+
+    monkeypatch.setattr(tab, "PLAY_DELAY_S", 0)
+    raw = detect("examples/scenes/scene-1.png")
+    steps = len(suppress(raw, 0.3, 0.5, "per-class").trace)
+    assert list(tab.play(raw, 0.3, 0.5, "Per-class NMS", 0)) == list(range(steps + 1))
+    assert list(tab.play(raw, 0.3, 0.5, "Per-class NMS", steps)) == list(range(steps + 1))   # at the end: replay
+    assert tab.next_step(raw, 0.3, 0.5, "Per-class NMS", steps) == steps
+    picture, caption, rows = tab.step_view(raw, 0.3, 0.5, "Soft-NMS (linear)", 1)
+    assert picture is None and "greedy NMS" in caption

@@ -119,9 +119,10 @@ def test_detect_no_boxes_is_a_sentence_not_an_error(client):
                        "shapes-detector-tiny", "", 0.3, 0.5, "sometimes", api_name="/detect")
 
 
-def test_segment_with_only_the_image_asks_for_a_prompt(client):
-    with pytest.raises(Exception, match="Click on the object"):
-        client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-1.png")), api_name="/segment")
+def test_segment_with_only_the_image_uses_the_centre(client):
+    picture, annotated, masks, summary = client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-3.png")),
+                                                        api_name="/segment")
+    assert "point at the centre" in summary and picture and len(masks) == 1
 
 
 def test_segment_a_box_offline_falls_back_to_grabcut(client):
