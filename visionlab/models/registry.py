@@ -6,16 +6,20 @@ loader refuses any name that is not a key of `REGISTRY`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from visionlab.errors import VisionLabError
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+# VISIONLAB_WEIGHTS points elsewhere (a mounted volume on a Space, a broken copy in a fault test).
+WEIGHTS_DIR = Path(os.environ.get("VISIONLAB_WEIGHTS", Path(__file__).resolve().parents[2] / "weights"))
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
+CLIP_MEAN = (0.4815, 0.4578, 0.4082)  # zero-shot CLIP tab: OpenAI CLIP's normalisation
+CLIP_STD = (0.2686, 0.2613, 0.2758)
 
 
 class UnknownModel(VisionLabError, KeyError):
@@ -35,7 +39,9 @@ class ModelSpec:
     family: "cnn" or "vit" (picks the bundled fallback and the explanation shown).
     input_size: square side in pixels; mean/std: per-channel normalisation on a 0-1 scale.
     labels: "imagenet-1k" or "shapesworld". fallback: key of the bundled model used offline.
-    arch: for library "transformers", the model class name (e.g. "CLIPModel").
+    arch: for library "transformers", the model class name (e.g. "CLIPModel"); for others,
+    the architecture's name in that library (e.g. SAM's "vit_b").
+    file: a checkpoint file in weights/ that is downloaded from its official address, not the hub.
     """
 
     key: str
@@ -53,6 +59,7 @@ class ModelSpec:
     fallback: str | None = None
     half_ok: bool = True
     arch: str | None = None
+    file: str | None = None
 
     @property
     def bundled(self) -> bool:
@@ -83,6 +90,18 @@ def _timm_classifier(key: str, hub_id: str, title: str, family: str, mean=IMAGEN
                      hub_id=hub_id, fallback="shapes-vit-tiny" if family == "vit" else "shapes-resnet-tiny")
 
 
+def _open_vocabulary_detector(key: str, hub_id: str, title: str, arch: str, size: int) -> ModelSpec:
+    return ModelSpec(key=key, task="detection", library="transformers", arch=arch, title=title, family="vit",
+                     input_size=size, mean=HALF, std=HALF, labels="text queries", licence="apache-2.0",
+                     hub_id=hub_id, fallback="shapes-detector-tiny")
+
+
+def _sam(key: str, arch: str, title: str, file: str) -> ModelSpec:
+    return ModelSpec(key=key, task="segmentation", library="segment-anything", arch=arch, title=title,
+                     family="vit", input_size=1024, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="masks",
+                     licence="apache-2.0", file=file, half_ok=False)
+
+
 _SPECS = [
     # Bundled: trained by VisionLab on ShapesWorld (configs/), shipped in weights/.
     ModelSpec(key="shapes-resnet-tiny", task="classification", library="timm",
@@ -107,6 +126,53 @@ _SPECS = [
     ModelSpec(key="dino-vit-s16", task="attention", library="timm", title="DINO ViT-S/16", family="vit",
               input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="none", licence="apache-2.0",
               hub_id="vit_small_patch16_224.dino", fallback="shapes-vit-tiny"),
+    # Detection tab: VisionLab's dense detector (bundled) and open-vocabulary detectors.
+    ModelSpec(key="shapes-detector-tiny", task="detection", library="visionlab", arch="DenseDetector",
+              title="Tiny dense detector (bundled, ShapesWorld)", family="cnn", input_size=128,
+              mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="shapesworld", licence="mit",
+              path="shapes-detector-tiny"),
+    _open_vocabulary_detector("owlv2-base", "google/owlv2-base-patch16-ensemble", "OWLv2 B/16",
+                              "Owlv2ForObjectDetection", 960),
+    _open_vocabulary_detector("owlvit-base-32", "google/owlvit-base-patch32", "OWL-ViT B/32",
+                              "OwlViTForObjectDetection", 768),
+    _open_vocabulary_detector("grounding-dino-tiny", "IDEA-Research/grounding-dino-tiny", "Grounding DINO T",
+                              "GroundingDinoForObjectDetection", 800),
+    # Segment Anything tab: official checkpoints in weights/ (git-ignored); GrabCut answers without them.
+    _sam("sam-vit-b", "vit_b", "SAM ViT-B", "sam_vit_b_01ec64.pth"),
+    _sam("sam-vit-l", "vit_l", "SAM ViT-L", "sam_vit_l_0b3195.pth"),
+    _sam("sam-vit-h", "vit_h", "SAM ViT-H", "sam_vit_h_4b8939.pth"),
+    # Zero-shot CLIP tab: image and text encoders (transformers), the bundled one trained on
+    # ShapesWorld captions (configs/shapes-clip-tiny.toml). labels "free-text": any words.
+    ModelSpec(key="shapes-clip-tiny", task="zero-shot", library="transformers", arch="CLIPModel",
+              title="Tiny CLIP (bundled, ShapesWorld)", family="vit", input_size=64, mean=CLIP_MEAN,
+              std=CLIP_STD, labels="shapesworld", licence="mit", path="shapes-clip-tiny"),
+    *(ModelSpec(key=key, task="zero-shot", library="transformers", arch="CLIPModel", title=title, family="vit",
+                input_size=size, mean=CLIP_MEAN, std=CLIP_STD, labels="free-text", licence="mit", hub_id=hub_id,
+                fallback="shapes-clip-tiny")
+      for key, hub_id, title, size in (
+          ("clip-vit-b32", "openai/clip-vit-base-patch32", "CLIP ViT-B/32 (OpenAI)", 224),
+          ("clip-vit-b16", "openai/clip-vit-base-patch16", "CLIP ViT-B/16 (OpenAI)", 224),
+          ("clip-vit-l14", "openai/clip-vit-large-patch14", "CLIP ViT-L/14 (OpenAI)", 224))),
+    ModelSpec(key="chinese-clip-b16", task="zero-shot", library="transformers", arch="ChineseCLIPModel",
+              title="Chinese CLIP ViT-B/16 (OFA-Sys, 中文)", family="vit", input_size=224, mean=CLIP_MEAN,
+              std=CLIP_STD, labels="free-text", licence="mit", hub_id="OFA-Sys/chinese-clip-vit-base-patch16",
+              fallback="shapes-clip-tiny"),
+    # Masked image modeling tab: MAE (task "masked-mae") and SimMIM ("masked-simmim"); the
+    # bundled ones trained on ShapesWorld (configs/shapes-mae-tiny.toml, shapes-simmim-tiny.toml).
+    *(ModelSpec(key=key, task=task, library="transformers", arch=arch, title=title, family="vit",
+                input_size=size, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="none", licence=licence,
+                path=key if hub_id is None else None, hub_id=hub_id, fallback=fallback)
+      for key, task, arch, title, size, hub_id, fallback, licence in (
+          ("shapes-mae-tiny", "masked-mae", "ViTMAEForPreTraining", "Tiny MAE (bundled, ShapesWorld)", 64,
+           None, None, "mit"),
+          ("shapes-simmim-tiny", "masked-simmim", "ViTForMaskedImageModeling", "Tiny SimMIM ViT (bundled, "
+           "ShapesWorld)", 64, None, None, "mit"),
+          ("mae-vit-base", "masked-mae", "ViTMAEForPreTraining", "MAE ViT-B/16", 224, "facebook/vit-mae-base",
+           "shapes-mae-tiny", "apache-2.0"),
+          ("mae-vit-large", "masked-mae", "ViTMAEForPreTraining", "MAE ViT-L/16", 224, "facebook/vit-mae-large",
+           "shapes-mae-tiny", "apache-2.0"),
+          ("simmim-swin-base", "masked-simmim", "SwinForMaskedImageModeling", "SimMIM Swin-B (window 6, 192 px)",
+           192, "microsoft/swin-base-simmim-window6-192", "shapes-simmim-tiny", "apache-2.0"))),
 ]
 
 REGISTRY: dict[str, ModelSpec] = {s.key: s for s in _SPECS}
