@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -44,6 +45,9 @@ class LoadedModel:
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
 
+IMPORT_LOCK = threading.Lock()
+
+
 def _load_timm(spec: ModelSpec):
     import timm
 
@@ -54,9 +58,10 @@ def _load_timm(spec: ModelSpec):
 
 def _load_transformers(spec: ModelSpec):
     """A transformers model of class `spec.arch`, from weights/ or the hub (never remote code)."""
-    import transformers
+    with IMPORT_LOCK:  # transformers' lazy imports are not thread-safe: two at once can fail
+        import transformers
 
-    cls = getattr(transformers, spec.arch or "")
+        cls = getattr(transformers, spec.arch or "")
     if spec.bundled:
         return cls.from_pretrained(spec.local_dir)
     return cls.from_pretrained(spec.hub_id, trust_remote_code=False)
@@ -69,6 +74,12 @@ def _load_visionlab(spec: ModelSpec):
     return {"DenseDetector": DenseDetector}[spec.arch].from_pretrained(spec.local_dir)
 
 
+def _load_sam(spec: ModelSpec):
+    from visionlab.models.sam import load_sam
+
+    return load_sam(spec)
+
+
 def in_local_cache(spec: ModelSpec) -> bool:
     """Whether a hub model's weights are already in the Hugging Face cache (no network)."""
     from huggingface_hub import try_to_load_from_cache
@@ -79,7 +90,7 @@ def in_local_cache(spec: ModelSpec) -> bool:
 
 # library name -> function(spec) returning a torch module; later tabs add their libraries.
 LOADERS: dict[str, Callable[[ModelSpec], Any]] = {"timm": _load_timm, "transformers": _load_transformers,
-                                                   "visionlab": _load_visionlab}
+                                                   "visionlab": _load_visionlab, "segment-anything": _load_sam}
 
 
 def _place(model, spec: ModelSpec):

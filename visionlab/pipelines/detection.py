@@ -243,8 +243,10 @@ def query_spans(ids: list[int], tokenizer) -> list[list[int]]:
 def processor_for(loaded: LoadedModel):
     """The model's processor (image resizing and tokenizer), loaded once per model."""
     if "processor" not in loaded.memo:
-        from transformers import AutoProcessor
+        from visionlab.models.loader import IMPORT_LOCK
 
+        with IMPORT_LOCK:
+            from transformers import AutoProcessor
         spec = loaded.spec
         loaded.memo["processor"] = AutoProcessor.from_pretrained(
             spec.local_dir if spec.bundled else spec.hub_id, trust_remote_code=False)
