@@ -18,36 +18,24 @@ footer {display: none !important}
 """
 
 
-def status_line() -> str:
-    from visionlab.models.device import get_device
-    from visionlab.models.hub import hub_status
-
-    hub = hub_status()
-    where = "online: real models download from the Hugging Face Hub on first use" if hub.online else (
-        f"offline ({hub.reason}): the bundled ShapesWorld models answer")
-    return f"Device: `{get_device()}` · {where}"
-
-
 def build_app():
     """The whole Blocks app: a header, then one tab per module in `demos.TABS`."""
     import gradio as gr
 
-    from demos import TABS, connect_tabs, tab_id
+    from demos import TABS, connect_tabs, status, tab_id
     from demos.gradio_fixes import atomic_cache_writes
 
     atomic_cache_writes()
 
     with gr.Blocks(title="VisionLab") as demo:
         gr.Markdown("# VisionLab\nHow modern vision models see, live. Upload a picture or pick an example.")
-        status = gr.Markdown(elem_classes="vl-status")
+        status.build(demo)
         with gr.Tabs() as tabs:
             handles = {}
             for module, title in TABS:
                 with gr.Tab(title, id=tab_id(module)):
                     handles[tab_id(module)] = module.build() or {}
         connect_tabs(handles, tabs)
-        # Filled in when a page opens: finding the device imports torch, which start-up skips.
-        demo.load(status_line, None, status, api_visibility="private", queue=False)
     return demo
 
 
