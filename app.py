@@ -22,14 +22,18 @@ def build_app():
     """The whole Blocks app: a header, then one tab per module in `demos.TABS`."""
     import gradio as gr
 
-    from demos import TABS, connect_tabs, status, tab_id
+    from demos import TABS, connect_tabs, presenter, status, tab_id
     from demos.gradio_fixes import atomic_cache_writes
 
     atomic_cache_writes()
 
     with gr.Blocks(title="VisionLab") as demo:
         gr.Markdown("# VisionLab\nHow modern vision models see, live. Upload a picture or pick an example.")
-        status.build(demo)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4):
+                status.build(demo)
+            with gr.Column(scale=2, min_width=260):
+                presenter.build(demo)
         with gr.Tabs() as tabs:
             handles = {}
             for module, title in TABS:
@@ -82,7 +86,9 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
+    from demos.presenter import CSS as PRESENTER_CSS
+
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS + PRESENTER_CSS,
                 max_file_size="10mb", allowed_paths=[str(EXAMPLES_DIR)])
 
 

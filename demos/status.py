@@ -31,7 +31,7 @@ def status_line() -> str:
 
 
 def status_details() -> str:
-    """The panel: the status line, the models in memory (least recently used first), memory."""
+    """The panel: the models in memory (least recently used first) and the memory in use."""
     from visionlab.models import REGISTRY
     from visionlab.models.loader import loaded_keys
 
@@ -41,7 +41,7 @@ def status_details() -> str:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         memory += f"; GPU {torch.cuda.memory_allocated() / 2**20:,.0f} MiB allocated"
-    return f"{status_line()}\n\n- **Models in memory:** {models}\n- **Memory:** {memory}"
+    return f"- **Models in memory:** {models}\n- **Memory:** {memory}"
 
 
 def build(demo: gr.Blocks) -> None:
