@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.detection import detect_bench, nms_bench
+from bench.load import load_bench, memory_bench
 from bench.segmentation import click_bench
 from bench.timing import paired_ms
 
@@ -180,7 +181,19 @@ TARGETS = {"startup_ratio": "<= 1.5", "first_offline_classify_s": "< 3 s",
            "attention_ratio[shapes-vit-tiny]": "<= 1.3", "attention_ratio[vit-b16 random weights]": "<= 1.3",
            "nms_time_ratio[1000 boxes]": "<= 3", "nms_time_ratio[5000 boxes]": "<= 3",
            "nms_same_indices[1000 boxes]": "= 1", "nms_same_indices[5000 boxes]": "= 1",
-           "sam_click_over_set_image[vit_b random weights]": "<= 0.05"}
+           "sam_click_over_set_image[vit_b random weights]": "<= 0.05",
+           "memory_ratio[200 vs 20 requests]": "<= 1.2"}
+
+
+def served(repeats: int, calls: int) -> dict[str, float]:
+    """The benchmarks that need one running server: latency under load, memory over time."""
+    port = _port()
+    proc, _ = _serve([sys.executable, "app.py", "--offline"], port)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        return {**load_bench(url, calls), **memory_bench(url, proc.pid)}
+    finally:
+        _stop(proc)
 
 
 def main() -> None:
@@ -197,6 +210,7 @@ def main() -> None:
     rows.update(nms_bench(args.calls))
     rows.update(detect_bench(args.calls, str(SCENE)))
     rows.update(click_bench(args.repeats, str(PHOTO)))
+    rows.update(served(args.repeats, min(args.calls, 10)))
     width = max(map(len, rows))
     print(f"{'figure':<{width}}  {'value':>10}  target")
     for k, v in rows.items():
