@@ -1,9 +1,35 @@
 """One module per tab: widgets and wiring only, no model code. Each exposes `build()`."""
 
-from demos import attention, classification
+import json
+
+import gradio as gr
+
+from demos import attention, classification, detection, segmentation
 
 # (module, English tab title); app.py renders them in this order.
 TABS = [
-    (classification, "Classification / 图像分类"),
-    (attention, "Attention maps / 注意力图"),
+    (classification, "Classification / 分类"),
+    (attention, "Attention / 注意力"),
+    (detection, "Detection & NMS / 检测"),
+    (segmentation, "Segment Anything / 分割"),
 ]
+
+
+def tab_id(module) -> str:
+    """A tab's id: its module's short name ("detection")."""
+    return module.__name__.rsplit(".", 1)[-1]
+
+
+def send_boxes(image, boxes):
+    """Detection -> Segment Anything: the picture and its kept boxes, then switch tabs."""
+    if image is None or not boxes:
+        raise gr.Error("There are no kept boxes to send yet: run the detector first.")
+    return image, json.dumps(boxes), gr.Tabs(selected=tab_id(segmentation))
+
+
+def connect_tabs(handles: dict[str, dict], tabs: gr.Tabs) -> None:
+    """Hand-offs between tabs; `handles` maps tab ids to the components their build() returned."""
+    det, seg = handles.get("detection"), handles.get("segmentation")
+    if det and seg:
+        det["send"].click(send_boxes, [det["image"], det["boxes"]], [seg["image"], seg["boxes"], tabs],
+                          api_visibility="private").success(**seg["from_boxes"])

@@ -17,10 +17,12 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = ROOT / "examples"
 NOTES_DIR = Path(__file__).resolve().parent / "notes"
-MODEL_CONCURRENCY = "model"
+MODEL_CONCURRENCY = "model"  # one concurrency id for every listener that runs a model
 # Each tab's default when online; offline, the bundled stand-in of that model.
-DEFAULT_MODELS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam": "resnet50"}
-ATTENTION_TASKS = ("attention", "classification")  # the attention tab offers every timm model  # one concurrency id for every listener that runs a model
+DEFAULT_MODELS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam": "resnet50",
+                  "detection": "owlv2-base",
+                  "zero-shot": "clip-vit-b32"}
+ATTENTION_TASKS = ("attention", "classification")  # the attention tab offers every timm model
 
 
 def image_input(**kwargs: Any) -> gr.Image:
@@ -104,17 +106,18 @@ def note(tab: str) -> str:
     return "\n\n---\n\n".join(parts)
 
 
-def example_paths() -> list[str]:
-    """Example pictures: the public-domain photos, then the ShapesWorld pictures."""
-    photos = sorted((EXAMPLES_DIR / "photos").glob("*.*"))
-    shapes = sorted((EXAMPLES_DIR / "shapes").glob("*.png"))
-    return [str(p) for p in photos + shapes if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
+def example_paths(kinds: tuple[str, ...] = ("photos", "shapes")) -> list[str]:
+    """Example pictures from examples/<kind>/ in the order given: "photos" (public domain),
+    "shapes" (one ShapesWorld object each), "scenes" (several objects each)."""
+    paths = [p for kind in kinds for p in sorted((EXAMPLES_DIR / kind).glob("*.*"))]
+    return [str(p) for p in paths if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
 
 
 def default_model_keys() -> list[str]:
     """The model each tab's dropdown starts on (what `--preload` warms)."""
     return [model_choices("classification", DEFAULT_MODELS["classification"])[1],
-            model_choices(ATTENTION_TASKS, DEFAULT_MODELS["attention"])[1]]
+            model_choices(ATTENTION_TASKS, DEFAULT_MODELS["attention"])[1],
+            model_choices("detection", DEFAULT_MODELS["detection"])[1]]
 
 
 def skip_without_image(fn: Callable, n_outputs: int) -> Callable:

@@ -42,6 +42,20 @@ def run_detector(image: str | None, model: str, queries: str):
     return detect(image, model, queries)
 
 
+def takes_text(model: str) -> bool:
+    """Whether the registry model `model` is an open-vocabulary detector (it reads the queries)."""
+    from visionlab.models import get_spec
+
+    return get_spec(model).labels == "text queries"
+
+
+def queries_settings(model: str) -> dict:
+    """The queries box is editable only for open-vocabulary detectors."""
+    reads = takes_text(model)
+    return {"interactive": reads,
+            "info": None if reads else "This detector knows its six ShapesWorld shapes; it reads no text."}
+
+
 def cleaned(raw, score: float, iou: float, mode: str):
     from visionlab.pipelines.detection import suppress
 
@@ -62,7 +76,7 @@ def detect_endpoint(image: str | None, model: str = "shapes-detector-tiny", quer
     [{"box": [x0, y0, x1, y1] in the picture's pixels, "score", "label"}], summary, raw state)."""
     from visionlab.pipelines.detection_views import kept_picture
 
-    raw = run_detector(image, model, queries)
+    raw = run_detector(image, model, queries if takes_text(model) else "")
     kept = cleaned(raw, score, iou, mode)
     return kept_picture(raw, kept)[0], kept.as_json(raw), summary(raw, kept), raw
 
@@ -148,13 +162,14 @@ def anchor_explainer(image: str | None, cells: int = 4, sizes: str = "0.75, 0.5,
                            _numbers(ratios, "ratios", 0, 10), (int(row), int(col)))
 
 
-def build() -> None:
+def build() -> dict:
+    """The tab; returns what other tabs take from it ({"image", "boxes", "send"})."""
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
             image = image_input(label="Picture", height=300)
             model = model_dropdown("detection", "Detector", prefer=DEFAULT_MODELS["detection"])
             queries = gr.Textbox(DEFAULT_QUERIES, label="What to look for (open-vocabulary detectors; commas)",
-                                 max_lines=3)
+                                 max_lines=3, **queries_settings(model.value))
             score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label="Score threshold (boxes below it are dropped)")
             iou = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="IoU threshold (NMS removes overlaps above it)")
             mode = gr.Radio(list(MODES), value=DEFAULT_MODE, label="Clean-up")
@@ -168,8 +183,8 @@ def build() -> None:
             after_caption = gr.Markdown()
             table = gr.Dataframe(headers=TABLE_HEADERS, label="Kept boxes (pixels of the picture)",
                                  interactive=False, max_height=240)
-            with gr.Accordion("Kept boxes as JSON (what the API returns; Segment Anything can take them)",
-                              open=False):
+            send = gr.Button("Cut these boxes out with Segment Anything ▶", size="sm")
+            with gr.Accordion("Kept boxes as JSON (what the API returns)", open=False):
                 boxes_json = gr.JSON(label="Kept boxes")
     with gr.Accordion("NMS, one step at a time / 逐步观看 NMS", open=True):
         with gr.Row():
@@ -223,6 +238,7 @@ def build() -> None:
     auto = {**main, "fn": user_errors(skip_without_image(detect_endpoint, 4)), "api_visibility": "private"}
     gr.on([image.change, model.input, queries.submit], **auto).success(**redraw)
     gr.on([score.change, iou.change, mode.input], **redraw)
+    model.change(lambda m: gr.Textbox(**queries_settings(m)), model, queries, api_visibility="private")
     show_step = dict(fn=user_errors(step_view), inputs=[*knobs, step], outputs=[step_picture, step_caption, step_table],
                      api_visibility="private", concurrency_limit=None)
     step.change(**show_step)
@@ -234,3 +250,4 @@ def build() -> None:
     anchors = dict(fn=user_errors(anchor_explainer), inputs=[image, cells, sizes, ratios, row, col],
                    outputs=[anchor_view, anchor_caption], api_visibility="private")
     gr.on([cells.release, row.release, col.release, sizes.submit, ratios.submit, image.change], **anchors)
+    return {"image": image, "boxes": boxes_json, "send": send}

@@ -65,6 +65,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
 # config `task` -> "module:Class" implementing `Task`; imported only when used.
 TASKS: dict[str, str] = {
     "classification": "visionlab.toy.tasks:ClassificationTask",
+    "detection": "visionlab.toy.detection_task:DetectionTask",
+    "clip": "visionlab.toy.clip_task:ClipTask",  # zero-shot CLIP tab
+    "mae": "visionlab.toy.masked_tasks:MAETask", "simmim": "visionlab.toy.masked_tasks:SimMIMTask",  # masked tab
 }
 
 
