@@ -4,11 +4,12 @@ import json
 
 import gradio as gr
 
-from demos import attention, classification, detection, segmentation
+from demos import attention, classification, detection, masked, segmentation
 
 # (module, English tab title); app.py renders them in this order.
 TABS = [
     (classification, "Classification / 分类"),
+    (masked, "Masked modeling / 掩码建模"),
     (attention, "Attention / 注意力"),
     (detection, "Detection & NMS / 检测"),
     (segmentation, "Segment Anything / 分割"),

@@ -1,0 +1,179 @@
+"""Masked image modeling tab: hide patches, watch MAE and SimMIM paint them back, compare errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+import numpy as np
+
+from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_choices, model_dropdown,
+                          note, skip_without_image, user_errors)
+from visionlab.models.gpu import gpu_task
+from visionlab.ops.images import upscale_nearest
+from visionlab.models.masked_facts import model_facts
+
+if TYPE_CHECKING:  # torch is imported on the first call, not at start-up
+    from visionlab.pipelines.masked import Reconstruction
+
+METHODS = ["MAE", "SimMIM", "Both side by side (same mask)"]
+BOTH = METHODS[2]
+SOURCES = ["Random squares (seed)", "My brush strokes"]
+PREFER = {"MAE": "mae-vit-base", "SimMIM": "simmim-swin-base"}
+PANELS = ["Original", "Masked", "Reconstruction", "Pasted", "Error per hidden patch"]
+LEGEND = ("Left to right: the picture at the model's input size · what the model is given (hidden patches "
+          "dark) · its guess for *every* patch (only hidden ones are trained, so visible ones may look odd) · "
+          "its guesses pasted into the hidden patches, the real picture elsewhere · the error of each hidden "
+          "patch (blue small, red large).")
+N_PANEL = len(PANELS) + 1  # pictures + the caption
+
+
+def painted(editor: Any) -> np.ndarray | None:
+    """The ImageEditor's value (a dict with background / layers / composite) -> the union of
+    its painted layers as an (h, w) bool array; None when nothing was drawn or no editor value."""
+    if not isinstance(editor, dict):
+        return None
+    layers = [np.asarray(layer) for layer in editor.get("layers") or [] if layer is not None]
+    layers = [layer for layer in layers if layer.ndim == 3 and layer.shape[2] == 4]
+    if not layers:
+        return None
+    h, w = layers[0].shape[:2]
+    return np.logical_or.reduce([layer[..., 3] > 0 for layer in layers if layer.shape[:2] == (h, w)])
+
+
+def caption(r: Reconstruction) -> str:
+    """What happened, in one paragraph: mask, targets, the two losses, notes, who answered."""
+    total = r.mask.size
+    how = {"random": f"random {r.mask_patch} px squares", "brush": "your brush strokes",
+           "shared": "the same mask as the MAE panel"}[r.mask_source]
+    share = r.loss / r.baseline_loss if r.baseline_loss > 0 else float("nan")
+    lines = [
+        f"**{r.method}** hid **{r.hidden_patches} of {total} patches ({r.ratio:.0%})** of {r.patch_size} px, "
+        f"chosen by {how}. Trained to predict {r.target_kind}.",
+        f"Masked-region **{r.loss_name}**: model **{r.loss:.4f}**, mean-colour baseline **{r.baseline_loss:.4f}** "
+        f"(the model's error is {share:.0%} of the baseline's; 0-1 pixel units).",
+    ]
+    lines += [f"ℹ️ {n}" for n in r.notes]
+    lines.append(answered_by(r.model, None, r.latency_ms, r.notice))
+    return "\n\n".join(lines)
+
+
+def panel_values(r: Reconstruction) -> list[Any]:
+    pics = [r.original, r.masked, r.reconstruction, r.pasted]
+    return [upscale_nearest(p, 256) for p in pics] + [r.error_heatmap, caption(r)]
+
+
+def losses(results: list[Reconstruction]) -> dict[str, Any]:
+    """Machine-readable losses for API users, one entry per method."""
+    return {r.method: {"loss": r.loss_name, "model": round(r.loss, 6), "baseline": round(r.baseline_loss, 6),
+                       "hidden_patches": r.hidden_patches, "patches": int(r.mask.size), "ratio": round(r.ratio, 4),
+                       "model_key": r.model} for r in results}
+
+
+@gpu_task
+def run_reconstruct(image: str | None, method: str = "MAE", mae_model: str = "shapes-mae-tiny",
+                    simmim_model: str = "shapes-simmim-tiny", ratio: float = 0.75, mask_patch: int = 8,
+                    seed: int = 0, mask_source: str = SOURCES[0], brush: Any = None):
+    """Hide part of `image` and reconstruct it. Returns the first panel's five pictures and
+    caption, the second panel's (only with "Both"; else None), and the losses as a dict."""
+    from visionlab.pipelines.masked import reconstruct, reconstruct_pair
+
+    if method not in METHODS:
+        raise gr.Error(f"'{method}' is not a method of this tab. Pick MAE, SimMIM or Both.")
+    strokes = painted(brush) if mask_source == SOURCES[1] else None
+    if mask_source == SOURCES[1] and strokes is None:
+        strokes = np.zeros((1, 1), bool)  # empty brush: the pipeline falls back to random, with a sentence
+    args = dict(ratio=ratio, mask_patch=int(mask_patch), seed=int(seed), brush=strokes)
+    if method == BOTH:
+        results = list(reconstruct_pair(image, mae_model, simmim_model, **args))
+    else:
+        results = [reconstruct(image, mae_model if method == "MAE" else simmim_model, **args)]
+    second = panel_values(results[1]) if len(results) > 1 else [None] * N_PANEL
+    return [*panel_values(results[0]), *second, losses(results)]
+
+
+def when_brushing(fn, n_outputs: int):
+    """A stroke re-runs the model only while the brush is the mask source (and a picture is loaded)."""
+    def wrapped(image, *args):
+        mask_source = args[6]
+        if image is None or mask_source != SOURCES[1]:
+            return (gr.skip(),) * n_outputs
+        return fn(image, *args)
+    return wrapped
+
+
+def settings_for(method: str, mae_model: str, simmim_model: str, ratio: float):
+    """When the method or a model changes: the method's default ratio and mask patch size,
+    and which model dropdowns and panels show."""
+    from visionlab.models.masked_facts import DEFAULT_RATIO, model_facts
+
+    first = simmim_model if method == "SimMIM" else mae_model
+    new_ratio = DEFAULT_RATIO.get(method, ratio)
+    return (gr.update(value=new_ratio), gr.update(value=model_facts(first)["mask_patch"]),
+            gr.update(visible=method != "SimMIM"), gr.update(visible=method != "MAE"),
+            gr.update(visible=method == BOTH), f"### {'SimMIM' if method == 'SimMIM' else 'MAE'}")
+
+
+def picture_to_editor(image: str | None):
+    """A new picture becomes the brush canvas's background (strokes start empty)."""
+    if image is None:
+        return gr.skip()
+    return {"background": image, "layers": [], "composite": image}
+
+
+def result_panel(heading: str, visible: bool = True, legend: bool = True):
+    """One method's row of pictures and its caption."""
+    with gr.Column(visible=visible) as col:
+        title = gr.Markdown(f"### {heading}")
+        with gr.Row(equal_height=True):
+            pics = [gr.Image(label=label, interactive=False, height=220, buttons=["download"]) for label in PANELS]
+        if legend:
+            gr.Markdown(LEGEND, elem_classes="vl-status")
+        text = gr.Markdown()
+    return col, title, [*pics, text]
+
+
+def build() -> None:
+    mae_default = model_choices("masked-mae", PREFER["MAE"])[1]
+    with gr.Row():
+        with gr.Column(scale=3, min_width=300):
+            image = image_input(label="Picture", height=260)
+            method = gr.Radio(METHODS, value="MAE", label="Method")
+            mae_model = model_dropdown("masked-mae", "MAE model", prefer=PREFER["MAE"])
+            simmim_model = model_dropdown("masked-simmim", "SimMIM model", prefer=PREFER["SimMIM"], visible=False)
+            ratio = gr.Slider(0.05, 0.95, value=0.75, step=0.05,
+                              label="Mask ratio: share of the picture hidden (MAE default 0.75, SimMIM 0.5)")
+            mask_patch = gr.Slider(4, 112, value=model_facts(mae_default)["mask_patch"], step=4,
+                                   label="Mask patch size in pixels of the model's input (rounded to whole patches)")
+            seed = gr.Slider(0, 999, value=0, step=1, label="Seed (same seed, same mask)")
+            mask_source = gr.Radio(SOURCES, value=SOURCES[0], label="What to hide")
+            brush = gr.ImageEditor(label="Brush: paint over what to hide (every touched patch is hidden)",
+                                   type="numpy", image_mode="RGBA", sources=[], height=300, layers=False,
+                                   transforms=[], brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed"),
+                                   eraser=gr.Eraser(), visible=False)
+            run = gr.Button("Hide and reconstruct", variant="primary")
+            gr.Examples(example_paths(), inputs=[image], examples_per_page=12,
+                        label="Examples: public-domain photos and ShapesWorld pictures")
+        with gr.Column(scale=9):
+            _, title_a, outputs_a = result_panel("MAE")
+            panel_b, _, outputs_b = result_panel("SimMIM, same mask", visible=False, legend=False)
+            loss_json = gr.JSON(label="Losses (masked region, 0-1 pixel units)", visible=False)
+    with gr.Accordion("What am I looking at? / 这是什么?", open=False):
+        gr.Markdown(note("masked"), latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
+                                                      {"left": "$", "right": "$", "display": False}])
+
+    inputs = [image, method, mae_model, simmim_model, ratio, mask_patch, seed, mask_source, brush]
+    outputs = [*outputs_a, *outputs_b, loss_json]
+    main = dict(fn=user_errors(run_reconstruct), inputs=inputs, outputs=outputs, concurrency_id=MODEL_CONCURRENCY)
+    run.click(**main, api_name="reconstruct")
+    auto = {**main, "fn": user_errors(skip_without_image(run_reconstruct, len(outputs))), "api_visibility": "private",
+            "trigger_mode": "always_last"}
+    gr.on([image.change, ratio.input, mask_patch.input, seed.input, mask_source.input], **auto)
+    gr.on([brush.input, brush.apply], **{**auto, "fn": user_errors(when_brushing(run_reconstruct, len(outputs)))})
+    settings = dict(fn=settings_for, inputs=[method, mae_model, simmim_model, ratio],
+                    outputs=[ratio, mask_patch, mae_model, simmim_model, panel_b, title_a], api_visibility="private",
+                    queue=False)
+    gr.on([method.input, mae_model.input, simmim_model.input], **settings).then(**auto)
+    mask_source.input(lambda s: gr.update(visible=s == SOURCES[1]), [mask_source], [brush], queue=False,
+                      api_visibility="private")
+    image.change(picture_to_editor, [image], [brush], queue=False, api_visibility="private")

@@ -1,0 +1,312 @@
+"""Masked image modeling: the pure ops, the pipeline on tiny random models, the bundled models'
+quality on held-out ShapesWorld pictures, per-request ratios under concurrency, bad input."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from visionlab.errors import VisionLabError
+from visionlab.models import LoadedModel, ModelSpec
+from visionlab.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from visionlab.ops import masking as M
+from visionlab.pipelines.masked import MaskedPipeline, MaskRequest, mae_forward, reconstruct, reconstruct_pair
+
+TEST_SEED = 3  # held-out ShapesWorld stream (training used 1, validation 2)
+
+
+# --------------------------------------------------------------------------- ops
+def test_unpatchify_inverts_patchify_and_matches_transformers_layout():
+    x = torch.randn(2, 3, 32, 48)
+    patches = M.patchify(x, 8)
+    assert patches.shape == (2, 4 * 6, 8 * 8 * 3)
+    assert torch.equal(M.unpatchify(patches, 8, (4, 6)), x)
+    # patch k is the block at row k // gw, column k % gw, flattened (row, column, channel)
+    assert torch.equal(patches[1, 6 + 2].view(8, 8, 3), x[1, :, 8:16, 16:24].permute(1, 2, 0))
+    model = _tiny_mae(norm_pix=False)
+    sq = torch.randn(2, 3, 32, 32)
+    assert torch.equal(M.patchify(sq, 8), model.patchify(sq))
+    with pytest.raises(ValueError):
+        M.patchify(torch.zeros(1, 3, 30, 32), 8)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.05, 0.3, 0.5, 0.75, 0.9, 1.0])
+def test_random_masking_hides_round_ratio_times_patches(ratio):
+    idx = M.random_masking(64, ratio, seed=5, batch=3)
+    assert idx.mask.shape == (3, 64) and idx.mask.dtype == torch.bool
+    assert (idx.mask.sum(1) == round(ratio * 64)).all()
+    assert idx.ids_keep.shape == (3, 64 - round(ratio * 64))
+    # ids_restore undoes the shuffle; the kept ids are exactly the visible patches
+    assert torch.equal(torch.gather(idx.ids_shuffle, 1, idx.ids_restore), torch.arange(64).expand(3, 64))
+    for b in range(3):
+        assert set(idx.ids_keep[b].tolist()) == set((~idx.mask[b]).nonzero().flatten().tolist())
+
+
+def test_same_seed_same_mask_other_seed_other_mask():
+    a, b, c = (M.random_masking(196, 0.75, s) for s in (7, 7, 8))
+    assert torch.equal(a.mask, b.mask) and torch.equal(a.ids_shuffle, b.ids_shuffle)
+    assert not torch.equal(a.mask, c.mask)
+    assert np.array_equal(M.block_mask((8, 8), 2, 0.5, 3), M.block_mask((8, 8), 2, 0.5, 3))
+
+
+def test_indices_from_mask_round_trip():
+    mask = M.random_masking(49, 0.6, seed=1, batch=2).mask
+    idx = M.indices_from_mask(mask)
+    assert torch.equal(idx.mask, mask)
+    with pytest.raises(ValueError):
+        M.indices_from_mask(torch.tensor([[True, False], [True, True]]))
+
+
+def test_block_mask_hides_whole_squares():
+    mask = M.block_mask((8, 8), 2, 0.5, seed=0)                     # 16 squares of 2 x 2 patches
+    assert mask.shape == (8, 8) and mask.sum() == 8 * 4
+    squares = mask.reshape(4, 2, 4, 2).transpose(0, 2, 1, 3).reshape(16, 4)
+    assert (squares.all(1) | ~squares.any(1)).all()                  # each square all or nothing
+    assert M.block_mask((7, 7), 2, 1.0, seed=0).all()               # edge squares cut short
+    assert np.array_equal(M.block_mask((8, 8), 1, 0.25, 9),
+                          M.random_masking(64, 0.25, 9).mask[0].reshape(8, 8).numpy())
+
+
+def test_brush_masks_the_patch_of_every_painted_pixel():
+    painted = np.zeros((300, 200), bool)                             # any resolution, any aspect
+    painted[0, 0] = painted[299, 199] = painted[150, 60] = True
+    mask = M.mask_from_brush(painted, (4, 4))
+    assert mask.sum() == 3 and mask[0, 0] and mask[3, 3] and mask[2, 1]
+    assert not M.mask_from_brush(np.zeros((5, 5), bool), (4, 4)).any()
+    assert M.mask_from_brush(np.ones((64, 64), bool), (8, 8)).all()
+
+
+def test_resample_mask_carries_a_mask_by_position():
+    mask = M.block_mask((7, 7), 1, 0.5, 2)
+    assert np.array_equal(M.resample_mask(mask, (7, 7)), mask)
+    assert np.array_equal(M.resample_mask(mask, (14, 14)), M.pixel_mask(mask, 2))
+
+
+def test_patch_error_and_masked_loss():
+    target = np.zeros((4, 4, 3))
+    pred = target.copy()
+    pred[:2, 2:] = 0.5                                                # top-right 2 x 2 patch off by 0.5
+    assert np.allclose(M.patch_error(pred, target, 2, "mse"), [[0, 0.25], [0, 0]])
+    assert np.allclose(M.patch_error(pred, target, 2, "l1"), [[0, 0.5], [0, 0]])
+    hidden = np.zeros((4, 4), bool)
+    hidden[:2, :] = True
+    assert M.masked_loss(pred, target, hidden, "l1") == pytest.approx(0.25)
+    assert np.isnan(M.masked_loss(pred, target, np.zeros((4, 4), bool)))
+
+
+def test_mean_colour_fill():
+    img = np.zeros((4, 4, 3), np.float32)
+    img[:, :2] = (1.0, 0.0, 0.5)
+    img[:, 2:] = (0.0, 1.0, 0.5)
+    hidden = np.zeros((4, 4), bool)
+    hidden[:2, 2:] = True
+    out = M.mean_colour_fill(img, hidden)
+    visible_mean = img[~hidden].mean(0)
+    assert np.allclose(out[hidden], visible_mean) and np.array_equal(out[~hidden], img[~hidden])
+    everything = M.mean_colour_fill(img, np.ones((4, 4), bool), default=(0.1, 0.2, 0.3))
+    assert np.allclose(everything, (0.1, 0.2, 0.3))
+
+
+def test_denormalise_patches_uses_true_stats_when_visible_and_neighbours_when_hidden():
+    target = M.patchify(torch.rand(1, 3, 16, 16) * 0.2 + 0.4, 4)[0]  # [16, 48]
+    mean = target.mean(-1, keepdim=True)
+    std = (target.var(-1, keepdim=True) + 1e-6).sqrt()
+    pred = (target - mean) / std                                      # a perfect norm-pix prediction
+    mask = torch.zeros(16, dtype=torch.bool)
+    mask[5] = True
+    out = M.denormalise_patches(pred, target, mask, (4, 4))
+    assert torch.allclose(out[~mask], target[~mask], atol=1e-5)
+    flat = torch.full((16, 48), 0.3) + torch.linspace(0, 0.1, 48)     # every patch alike
+    flat_pred = (flat - flat.mean(-1, keepdim=True)) / (flat.var(-1, keepdim=True) + 1e-6).sqrt()
+    assert torch.allclose(M.denormalise_patches(flat_pred, flat, mask, (4, 4)), flat, atol=1e-5)
+    assert torch.isfinite(M.denormalise_patches(pred, target, torch.ones(16, dtype=torch.bool), (4, 4))).all()
+
+
+# --------------------------------------------------------------------------- tiny random models
+def _tiny_mae(norm_pix: bool):
+    from transformers import ViTMAEConfig, ViTMAEForPreTraining
+
+    torch.manual_seed(0)
+    cfg = ViTMAEConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                       intermediate_size=64, decoder_hidden_size=32, decoder_num_hidden_layers=1,
+                       decoder_num_attention_heads=2, decoder_intermediate_size=64, mask_ratio=0.75,
+                       norm_pix_loss=norm_pix)
+    return ViTMAEForPreTraining(cfg).eval()
+
+
+def _tiny_simmim():
+    from transformers import ViTConfig, ViTForMaskedImageModeling
+
+    torch.manual_seed(0)
+    cfg = ViTConfig(image_size=32, patch_size=8, encoder_stride=8, hidden_size=32, num_hidden_layers=1,
+                    num_attention_heads=2, intermediate_size=64)
+    return ViTForMaskedImageModeling(cfg).eval()
+
+
+def _tiny_swin_simmim():
+    """The hub SimMIM's class (Swin) with a tiny config: 4 px patches, two stages."""
+    from transformers import SwinConfig, SwinForMaskedImageModeling
+
+    torch.manual_seed(0)
+    cfg = SwinConfig(image_size=32, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=4,
+                     encoder_stride=8)
+    return SwinForMaskedImageModeling(cfg).eval()
+
+
+def _pipeline(model, arch: str) -> MaskedPipeline:
+    spec = ModelSpec(key=f"test-{arch}", task="masked", library="transformers", title=f"test {arch}",
+                     family="vit", input_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="none",
+                     licence="mit", arch=arch)
+    return MaskedPipeline(LoadedModel(spec, spec, model, None, 0.0))
+
+
+def test_our_mae_forward_matches_transformers_at_its_own_ratio():
+    model = _tiny_mae(norm_pix=False)
+    x = torch.randn(2, 3, 32, 32)
+    noise = torch.rand(2, 16)
+    with torch.inference_mode():
+        theirs = model(pixel_values=x, noise=noise)
+        ours = mae_forward(model, x, M.masking_from_noise(noise, 12))
+    assert torch.equal(M.masking_from_noise(noise, 12).mask.float(), theirs.mask)
+    assert torch.allclose(ours, theirs.logits, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_pipes():
+    return {"MAE": _pipeline(_tiny_mae(False), "ViTMAEForPreTraining"),
+            "MAE-normpix": _pipeline(_tiny_mae(True), "ViTMAEForPreTraining"),
+            "SimMIM": _pipeline(_tiny_simmim(), "ViTForMaskedImageModeling"),
+            "Swin": _pipeline(_tiny_swin_simmim(), "SwinForMaskedImageModeling")}
+
+
+def test_swin_simmim_masks_in_4_px_patches(tiny_pipes):
+    r = tiny_pipes["Swin"](np.zeros((40, 40, 3), np.uint8), request=MaskRequest(ratio=0.5, mask_patch=16, seed=0))
+    assert r.method == "SimMIM" and r.patch_size == 4 and r.mask.shape == (8, 8)
+    assert r.hidden_patches == 2 * 16 and r.reconstruction.shape == (32, 32, 3)   # 2 of 4 squares of 4 x 4 patches
+
+
+@pytest.mark.parametrize("which", ["MAE", "MAE-normpix", "SimMIM"])
+def test_pipeline_panels_and_losses(tiny_pipes, which):
+    pipe = tiny_pipes[which]
+    r = pipe(Image.new("RGB", (50, 30), (200, 30, 30)), request=MaskRequest(ratio=0.5, seed=1))
+    for pic in (r.original, r.masked, r.reconstruction, r.pasted, r.baseline):
+        assert pic.shape == (32, 32, 3) and pic.dtype == np.uint8
+    assert r.error_heatmap.shape[0] >= 256 and r.mask.shape == (4, 4)
+    hidden = M.pixel_mask(r.mask, 8)
+    assert np.array_equal(r.pasted[~hidden], r.original[~hidden])     # visible patches are copied
+    assert np.array_equal(r.pasted[hidden], r.reconstruction[hidden])
+    assert (r.error_map[~r.mask] == 0).all()
+    assert r.loss_name == ("L1" if which == "SimMIM" else "MSE")
+    assert r.baseline_loss == pytest.approx(0.0, abs=1e-4)           # a one-colour picture: the mean is exact
+    assert r.norm_pix == (which == "MAE-normpix") and "normalised" in r.target_kind
+    if which == "MAE":
+        assert r.hidden_patches == 8 and r.mask_patch == 8
+    if which == "SimMIM":
+        assert r.mask_patch == 8 and r.hidden_patches == 8          # SimMIM default: 32 px per 192 px -> 8 px on 32 px
+
+
+def test_ratio_zero_and_one_are_clamped_with_a_sentence(tiny_pipes):
+    pipe = tiny_pipes["MAE"]
+    low = pipe(np.zeros((20, 20, 3), np.uint8), request=MaskRequest(ratio=0.0))
+    high = pipe(np.zeros((20, 20, 3), np.uint8), request=MaskRequest(ratio=1.0))
+    assert low.hidden_patches == 1 and "used 0.05" in " ".join(low.notes)
+    assert high.hidden_patches == 15 and "used 0.95" in " ".join(high.notes)
+    with pytest.raises(VisionLabError, match="mask ratio"):
+        pipe(np.zeros((20, 20, 3), np.uint8), request=MaskRequest(ratio=float("nan")))
+
+
+def test_brush_empty_full_and_partial(tiny_pipes):
+    pipe = tiny_pipes["SimMIM"]
+    image = np.random.default_rng(0).integers(0, 255, (120, 90, 3), dtype=np.uint8)
+    empty = pipe(image, request=MaskRequest(ratio=0.5, brush=np.zeros((120, 90, 4), np.uint8)))
+    assert empty.mask_source == "random" and empty.mask.any() and "empty" in " ".join(empty.notes)
+    full = pipe(image, request=MaskRequest(brush=np.full((120, 90, 4), 255, np.uint8)))
+    assert full.mask.all() and full.mask_source == "brush" and np.isfinite(full.loss)
+    assert "every patch" in " ".join(full.notes)
+    stroke = np.zeros((120, 90), bool)
+    stroke[:10, :10] = True                                           # top-left corner only
+    part = tiny_pipes["MAE"](image, request=MaskRequest(brush=stroke))
+    assert part.mask.sum() == 1 and part.mask[0, 0]
+
+
+def test_any_image_mode_and_size(tiny_pipes):
+    pics = [Image.new("RGBA", (31, 7), (0, 0, 255, 100)), Image.new("L", (5, 500), 90), Image.new("P", (1, 1)),
+            Image.fromarray((np.arange(40 * 50).reshape(40, 50) * 30).astype(np.uint16)),
+            Image.new("CMYK", (64, 64), (0, 120, 0, 30))]
+    for pic in pics:
+        r = tiny_pipes["MAE"](pic, request=MaskRequest(ratio=0.75, seed=2))
+        assert r.original.shape == (32, 32, 3), pic.mode
+
+
+def test_default_mask_patch_scales_simmims_32_px_per_192():
+    from visionlab.models.masked_facts import default_mask_patch
+
+    assert default_mask_patch("SimMIM", 192, 4) == 32 and default_mask_patch("MAE", 224, 16) == 16
+    assert default_mask_patch("SimMIM", 224, 16) == 32 and default_mask_patch("SimMIM", 64, 8) == 8
+
+
+# --------------------------------------------------------------------------- bundled models
+def _held_out(n: int = 200) -> list[np.ndarray]:
+    from visionlab.toy.masked_tasks import shapes_pictures
+
+    return list(shapes_pictures(TEST_SEED, n, 64, 0.25))
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return _held_out()
+
+
+def _mean_losses(model: str, ratio: float | None, pictures) -> tuple[float, float]:
+    results = [reconstruct(pic, model, ratio=ratio, seed=100 + i) for i, pic in enumerate(pictures)]
+    return float(np.mean([r.loss for r in results])), float(np.mean([r.baseline_loss for r in results]))
+
+
+def test_tiny_mae_beats_the_mean_colour_baseline(held_out):
+    ours, base = _mean_losses("shapes-mae-tiny", 0.75, held_out)
+    assert ours <= 0.5 * base, f"masked MSE {ours:.4f} vs baseline {base:.4f}"
+
+
+def test_tiny_simmim_beats_the_mean_colour_baseline(held_out):
+    ours, base = _mean_losses("shapes-simmim-tiny", None, held_out)   # its defaults: ratio 0.5, 8 px squares
+    assert ours <= 0.6 * base, f"masked L1 {ours:.4f} vs baseline {base:.4f}"
+
+
+def test_both_methods_get_the_same_mask(held_out):
+    a, b = reconstruct_pair(held_out[0], "shapes-mae-tiny", "shapes-simmim-tiny", ratio=0.6, mask_patch=16, seed=4)
+    assert np.array_equal(a.mask, b.mask) and a.mask.sum() == round(0.6 * 16) * 4
+    assert (a.method, b.method) == ("MAE", "SimMIM") and b.mask_source == "shared"
+
+
+def test_two_threads_asking_different_ratios_get_their_own(held_out):
+    asked = [0.1, 0.9, 0.3, 0.75, 0.5, 0.95] * 2
+    got: dict[int, float] = {}
+    start = threading.Barrier(len(asked))
+
+    def ask(k: int) -> None:
+        start.wait()
+        model = "shapes-mae-tiny" if k % 2 else "shapes-simmim-tiny"
+        got[k] = reconstruct(held_out[k], model, ratio=asked[k], mask_patch=8, seed=k).ratio
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(len(asked))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [got[k] for k in range(len(asked))] == [round(r * 64) / 64 for r in asked]
+
+
+def test_hub_model_offline_falls_back_to_the_bundled_one_of_its_method(held_out):
+    r = reconstruct(held_out[1], "simmim-swin-base")
+    assert r.model == "shapes-simmim-tiny" and r.method == "SimMIM" and "not available" in r.notice
+
+
+def test_not_a_masked_model():
+    from visionlab.pipelines.masked import NotAMaskedModel
+
+    with pytest.raises(NotAMaskedModel, match="MAE or SimMIM"):
+        reconstruct(np.zeros((8, 8, 3), np.uint8), "shapes-vit-tiny")
