@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.detection import detect_bench, nms_bench
 from bench.load import load_bench, memory_bench
+from bench.masked import masked_bench
 from bench.segmentation import click_bench
 from bench.timing import paired_ms
 
@@ -209,6 +210,7 @@ def main() -> None:
     rows.update(attention_overhead(args.calls))
     rows.update(nms_bench(args.calls))
     rows.update(detect_bench(args.calls, str(SCENE)))
+    rows.update(masked_bench(args.calls))
     rows.update(click_bench(args.repeats, str(PHOTO)))
     rows.update(served(args.repeats, min(args.calls, 10)))
     width = max(map(len, rows))

@@ -80,3 +80,9 @@ def test_segment_anything_tab_cuts_out_a_clicked_object(page, output_dir):
     target.click(position={"x": box["width"] * 0.32, "y": box["height"] * 0.32})
     page.get_by_text("GrabCut took").first.wait_for(timeout=60_000)   # no SAM checkpoint in CI
     page.screenshot(path=str(output_dir / "segmentation.png"), full_page=True)
+
+
+def test_masked_modeling_tab_reconstructs_an_example(page, output_dir):
+    open_example(page, "Masked modeling / 掩码建模", "yellow-star")
+    page.get_by_text("of the baseline's").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(output_dir / "masked.png"), full_page=True)
