@@ -4,11 +4,12 @@ import json
 
 import gradio as gr
 
-from demos import attention, classification, detection, masked, segmentation
+from demos import attention, classification, detection, masked, segmentation, zero_shot
 
 # (module, English tab title); app.py renders them in this order.
 TABS = [
     (classification, "Classification / 分类"),
+    (zero_shot, "Zero-shot CLIP / 零样本"),
     (masked, "Masked modeling / 掩码建模"),
     (attention, "Attention / 注意力"),
     (detection, "Detection & NMS / 检测"),

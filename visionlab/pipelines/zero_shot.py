@@ -1,0 +1,518 @@
+"""Zero-shot classification with CLIP: any labels, turned into sentences, ranked for a picture.
+
+    result = zero_shot(image, "cat, dog, car", model="clip-vit-b32")
+    result.ranked[0].label, result.ranked[0].probability, result.logit_scale
+
+Two encoders map a picture and a sentence into one space of unit vectors. Each label is
+written into one or more templates ("a photo of a {}."); with several templates the
+sentence embeddings of a label are averaged and normalised again (a prompt ensemble). The
+picture's cosine similarity to each label, times the model's logit scale, goes through a
+softmax over the labels. Cosines are also returned as they are: they do not depend on the
+other labels, so they show when none of the labels fits.
+
+Text embeddings are cached by (model, templates, labels) and picture embeddings by the
+picture's content, both in bounded LRU caches: asking again with the same labels skips the
+text encoder, and a second question about the same picture skips the image encoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import torch
+
+from visionlab.errors import VisionLabError
+from visionlab.models import LoadedModel, ModelSpec, get_spec, load_model
+from visionlab.ops.images import ImageLike, load_image
+from visionlab.ops.similarity import cosine_matrix, ensemble, softmax
+from visionlab.pipelines.base import Pipeline, Timings
+
+MAX_LABELS = 500
+MAX_GALLERY = 40  # pictures in the similarity matrix / retrieval gallery
+TEXT_BATCH = 256      # sentences per text-encoder call
+IMAGE_BATCH = 128     # pictures per image-encoder call
+
+# Defaults that follow the model: ShapesWorld words for the bundled CLIP, everyday words for real ones.
+SHAPES_LABELS = "red star, yellow star, blue cross, green ring, orange square, purple triangle"
+EVERYDAY_LABELS = "cat, dog, astronaut, rocket, cup of coffee, car, tree"
+CHINESE_LABELS = "猫, 狗, 宇航员, 火箭, 一杯咖啡, 汽车, 树"
+TEMPLATES = {
+    "shapesworld": ("a photo of a {}.", "a {}.", "a drawing of a {}.", "a picture of a {}.", "{}"),
+    "free-text": ("a photo of a {}.", "a blurry photo of a {}.", "a close-up photo of a {}.",
+                  "a drawing of a {}.", "a photo of the small {}.", "a photo of the large {}.",
+                  "a bright photo of a {}."),
+    "chinese": ("一张{}的照片。", "一张模糊的{}的照片。", "一幅{}的画。", "一张{}的特写照片。"),
+}
+
+
+class LabelError(VisionLabError, ValueError):
+    """Labels or templates that cannot be used; the message says what to type instead."""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What the tab suggests for a model: labels (comma separated), one template, an ensemble."""
+
+    labels: str
+    template: str
+    ensemble: tuple[str, ...]
+
+
+def defaults_for(model: str | ModelSpec) -> Defaults:
+    """The suggested labels and templates for a registry model (key or spec)."""
+    spec = get_spec(model) if isinstance(model, str) else model
+    if spec.labels == "shapesworld":
+        kind, labels = "shapesworld", SHAPES_LABELS
+    elif spec.arch == "ChineseCLIPModel":
+        kind, labels = "chinese", CHINESE_LABELS
+    else:
+        kind, labels = "free-text", EVERYDAY_LABELS
+    return Defaults(labels, TEMPLATES[kind][0], TEMPLATES[kind])
+
+
+def parse_labels(text: str | list[str] | None) -> tuple[list[str], list[str]]:
+    """Labels from comma- or newline-separated text (also "，" and "、"). Blanks are dropped and
+    repeats removed (case-insensitively, the first spelling kept). Returns (labels, notes)."""
+    parts = text if isinstance(text, list) else re.split(r"[,\n，、;；]", text or "")
+    labels, seen, repeats = [], set(), []
+    for part in parts:
+        label = " ".join(str(part).split())
+        if not label:
+            continue
+        if label.casefold() in seen:
+            repeats.append(label)
+            continue
+        seen.add(label.casefold())
+        labels.append(label)
+    if not labels:
+        raise LabelError("Please type at least one label (for example: cat, dog, car), separated by commas "
+                         "or new lines.")
+    if len(labels) > MAX_LABELS:
+        raise LabelError(f"That is {len(labels)} labels; VisionLab takes at most {MAX_LABELS} at once.")
+    notes = []
+    if repeats:
+        notes.append(f"Repeated labels were counted once: {', '.join(repr(r) for r in repeats[:5])}"
+                     + (" ..." if len(repeats) > 5 else "") + ".")
+    if len(labels) == 1:
+        notes.append(f"Only one label, so its probability is 1: a softmax shares probability among "
+                     f"alternatives, and '{labels[0]}' has none. Add other labels to compare, or read its "
+                     "cosine similarity, which does not depend on the others.")
+    return labels, notes
+
+
+def parse_templates(text: str | list[str] | tuple[str, ...] | None, fallback: str = "a photo of a {}.") -> list[str]:
+    """Templates, one per line, each with {} where the label goes (repeats dropped)."""
+    lines = list(text) if isinstance(text, (list, tuple)) else (text or "").splitlines()
+    templates = list(dict.fromkeys(" ".join(t.split()) for t in lines if t.strip()))
+    if not templates:
+        return [fallback]
+    bad = [t for t in templates if t.count("{}") != 1]
+    if bad:
+        raise LabelError(f"The template '{bad[0]}' needs exactly one {{}} where the label goes, "
+                         "for example: a photo of a {}.")
+    return templates
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A small thread-safe LRU map: at most `size` entries, the least recently used dropped first.
+    Counts hits and misses (what the tab and the tests read)."""
+
+    def __init__(self, size: int):
+        self.size, self.hits, self.misses = size, 0, 0
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            self.misses += 1
+            return None
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+@dataclass(frozen=True)
+class TextEntry:
+    """Cached text side of one (model, templates, labels) question.
+    embeddings: (M, D) float32 unit vectors, one per label (template ensemble).
+    notes: sentences about labels cut to the text encoder's context."""
+
+    embeddings: np.ndarray
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """Cached picture side: embedding (D,) float32 unit vector; seen (S, S, 3) uint8 RGB, what the
+    image encoder received (normalisation undone)."""
+
+    embedding: np.ndarray
+    seen: np.ndarray
+
+
+TEXT_CACHE: BoundedCache[tuple, TextEntry] = BoundedCache(64)
+IMAGE_CACHE: BoundedCache[tuple, ImageEntry] = BoundedCache(128)
+
+
+def picture_key(picture) -> str:
+    """A content hash of a decoded RGB picture: the same pixels give the same key, whatever the file."""
+    arr = np.asarray(picture)
+    return hashlib.sha1(arr.tobytes() + str(arr.shape).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    """One label. sentences: the template-filled sentences that were encoded. cosine: the cosine
+    similarity (in [-1, 1]) of the picture to the label's text embedding; logit = logit_scale *
+    cosine; probability: softmax of the logits over all labels (sums to 1 over labels)."""
+
+    label: str
+    sentences: tuple[str, ...]
+    cosine: float
+    logit: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class ZeroShotResult:
+    """What one zero-shot call produced.
+
+    ranked: labels by probability, best first. logit_scale: the model's learnt temperature
+    (logits = logit_scale * cosine). model_input: (S, S, 3) uint8 RGB, what the image encoder
+    saw. notes: sentences about the input (repeats, one label, cut labels). notice: why another
+    model answered than the one requested (None if it did not). text_cached / image_cached:
+    whether the encoders were skipped thanks to the caches.
+    """
+
+    ranked: tuple[LabelScore, ...]
+    templates: tuple[str, ...]
+    logit_scale: float
+    model_input: np.ndarray
+    model: str
+    requested: str
+    device: str
+    notes: tuple[str, ...]
+    notice: str | None
+    text_cached: bool
+    image_cached: bool
+    timings: Timings
+
+    @property
+    def latency_ms(self) -> float:
+        return self.timings.preprocess_ms + self.timings.forward_ms
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The processor and tokenizer of a model, and its text context in tokens."""
+
+    processor: Any
+    tokenizer: Any
+    context: int
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def prepared_for(loaded: LoadedModel) -> Prepared:
+    """The model's processor (from the same folder or hub id), loaded once per model (loaded.memo)."""
+    if "zero_shot" not in loaded.memo:
+        from transformers import AutoProcessor
+
+        spec = loaded.spec
+        processor = AutoProcessor.from_pretrained(spec.local_dir if spec.bundled else spec.hub_id)
+        tokenizer = processor.tokenizer
+        positions = int(loaded.model.config.text_config.max_position_embeddings)
+        limit = int(getattr(tokenizer, "model_max_length", positions) or positions)
+        ip = processor.image_processor
+        loaded.memo["zero_shot"] = Prepared(processor, tokenizer, min(positions, limit),
+                                            np.array(ip.image_mean, np.float32), np.array(ip.image_std, np.float32))
+    return loaded.memo["zero_shot"]
+
+
+class ZeroShotPipeline(Pipeline[ZeroShotResult]):
+    """preprocess: labels, templates, picture, and whatever the caches lack; _forward: the
+    encoders that are still needed; postprocess: cosines, logits, softmax, ranking."""
+
+    def __init__(self, loaded: LoadedModel):
+        super().__init__(loaded)
+        self.prepared = prepared_for(loaded)
+        self.key = loaded.spec.key
+
+    # ---- encoders (also used batched by the evaluation and the similarity matrix) ----
+    def _image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        out = self.model.get_image_features(pixel_values=pixel_values.to(self.device, self.dtype))
+        return torch.nn.functional.normalize(out.pooler_output.float(), dim=-1)  # [B, D]
+
+    def _text_features(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()})
+        return torch.nn.functional.normalize(out.pooler_output.float(), dim=-1)  # [M, D]
+
+    def tokenize(self, sentences: list[str]) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """Tokens cut to the context (start and end tokens kept), and the sentences that were cut."""
+        tok = self.prepared.tokenizer
+        longer = tok(sentences, truncation=True, max_length=self.prepared.context + 1)["input_ids"]
+        cut = [s for s, ids in zip(sentences, longer) if len(ids) > self.prepared.context]
+        tokens = tok(sentences, padding=True, truncation=True, max_length=self.prepared.context, return_tensors="pt")
+        return {k: v for k, v in tokens.items() if k in ("input_ids", "attention_mask", "token_type_ids")}, cut
+
+    def pixel_values(self, pictures: list) -> torch.Tensor:
+        """RGB pictures (PIL or (H, W, 3) uint8) -> (B, 3, S, S) normalised, via the model's processor."""
+        return self.prepared.processor.image_processor(images=pictures, return_tensors="pt")["pixel_values"]
+
+    def seen(self, pixel_values: torch.Tensor) -> np.ndarray:
+        """(3, S, S) normalised -> (S, S, 3) uint8: what the encoder saw, normalisation undone."""
+        x = pixel_values.float().permute(1, 2, 0).numpy() * self.prepared.std + self.prepared.mean  # [S, S, 3]
+        return np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+
+    def text_chunks(self, sentences: list[str]) -> tuple[list[dict[str, torch.Tensor]], list[str]]:
+        """Token batches of at most TEXT_BATCH sentences, and every sentence that was cut."""
+        chunks, cut = [], []
+        for i in range(0, len(sentences), TEXT_BATCH):
+            tokens, c = self.tokenize(sentences[i:i + TEXT_BATCH])
+            chunks.append(tokens)
+            cut += c
+        return chunks, cut
+
+    def encode_texts(self, sentences: list[str]) -> np.ndarray:
+        """Sentences -> (M, D) float32 unit vectors (no cache), in batches."""
+        return self.forward({"token_chunks": self.text_chunks(sentences)[0]})["text"].numpy()
+
+    def encode_images(self, images: list[ImageLike]) -> np.ndarray:
+        """Pictures -> (N, D) float32 unit vectors, through the picture cache, in batches."""
+        return np.stack([e.embedding for e in self.image_entries(images)])
+
+    def image_entries(self, images: list[ImageLike]) -> list[ImageEntry]:
+        """Each picture's embedding and model input, from the cache or encoded in batches."""
+        pictures = [load_image(im) for im in images]
+        keys = [(self.key, picture_key(p)) for p in pictures]
+        found = [IMAGE_CACHE.get(k) for k in keys]
+        todo = [i for i, f in enumerate(found) if f is None]
+        for start in range(0, len(todo), IMAGE_BATCH):
+            idx = todo[start:start + IMAGE_BATCH]
+            x = self.pixel_values([pictures[i] for i in idx])  # [b, 3, S, S]
+            emb = self.forward({"pixel_values": x})["image"].numpy()  # [b, D]
+            for row, i in enumerate(idx):
+                found[i] = ImageEntry(emb[row], self.seen(x[row]))
+                IMAGE_CACHE.put(keys[i], found[i])
+        return found
+
+    def label_embeddings(self, labels: list[str], templates: list[str]) -> tuple[TextEntry, bool]:
+        """(M, D) ensemble text embeddings of `labels`, from the cache when possible. (entry, cached)"""
+        key = (self.key, tuple(templates), tuple(labels))
+        entry = TEXT_CACHE.get(key)
+        if entry is not None:
+            return entry, True
+        inputs = self.text_inputs(labels, templates)
+        entry = self.text_entry(inputs, self.forward(inputs)["text"])
+        TEXT_CACHE.put(key, entry)
+        return entry, False
+
+    def text_inputs(self, labels: list[str], templates: list[str]) -> dict[str, Any]:
+        """Every label in every template (template-major: T x M sentences), tokenised in batches."""
+        sentences = [t.format(label) for t in templates for label in labels]  # [T * M]
+        chunks, cut = self.text_chunks(sentences)
+        return {"labels": labels, "templates": templates, "token_chunks": chunks, "cut": cut}
+
+    def text_entry(self, inputs: dict[str, Any], text: torch.Tensor) -> TextEntry:
+        """(T * M, D) sentence embeddings -> the cached (M, D) label embeddings (template ensemble)."""
+        labels, templates, cut = inputs["labels"], inputs["templates"], inputs["cut"]
+        per_template = text.numpy().reshape(len(templates), len(labels), -1)  # [T * M, D] -> [T, M, D]
+        cut = set(cut)
+        long = [label for label in labels if any(t.format(label) in cut for t in templates)]
+        notes = ()
+        if long:
+            notes = (f"{len(long)} label(s) did not fit the text encoder, which reads at most "
+                     f"{self.prepared.context} tokens per sentence, so the end was cut off and only the first "
+                     f"part counted (e.g. '{long[0][:40]}...').",)
+        return TextEntry(ensemble(per_template).astype(np.float32), notes)
+
+    # ---- the Pipeline stages ----
+    def preprocess(self, image: ImageLike, labels: str | list[str] = SHAPES_LABELS,
+                   templates: str | list[str] | None = None, **params: Any) -> dict[str, Any]:
+        names, notes = parse_labels(labels)
+        temps = parse_templates(templates, defaults_for(self.loaded.spec).template)
+        picture = load_image(image)
+        inputs: dict[str, Any] = {"labels": names, "templates": temps, "notes": notes,
+                                  "image_key": (self.key, picture_key(picture)),
+                                  "text_key": (self.key, tuple(temps), tuple(names))}
+        inputs["image_entry"] = IMAGE_CACHE.get(inputs["image_key"])
+        if inputs["image_entry"] is None:
+            inputs["pixel_values"] = self.pixel_values([picture])  # [1, 3, S, S]
+        inputs["text_entry"] = TEXT_CACHE.get(inputs["text_key"])
+        if inputs["text_entry"] is None:
+            inputs.update(self.text_inputs(names, temps))
+        return inputs
+
+    def _forward(self, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
+        out = {}
+        if "pixel_values" in inputs:
+            out["image"] = self._image_features(inputs["pixel_values"])  # [N, D]
+        if inputs.get("token_chunks"):
+            out["text"] = torch.cat([self._text_features(t) for t in inputs["token_chunks"]])  # [M, D]
+        return out
+
+    def postprocess(self, inputs: dict[str, Any], outputs: dict[str, Any], timings: Timings,
+                    **params: Any) -> ZeroShotResult:
+        image_entry, text_entry = inputs["image_entry"], inputs["text_entry"]
+        if image_entry is None:
+            image_entry = ImageEntry(outputs["image"][0].numpy(), self.seen(inputs["pixel_values"][0]))
+            IMAGE_CACHE.put(inputs["image_key"], image_entry)
+        if text_entry is None:
+            text_entry = self.text_entry(inputs, outputs["text"])
+            TEXT_CACHE.put(inputs["text_key"], text_entry)
+        scale = self.logit_scale()
+        cosines = cosine_matrix(image_entry.embedding[None], text_entry.embeddings)[0]  # [1, M] -> [M]
+        probs = softmax(scale * cosines)
+        names, temps = inputs["labels"], inputs["templates"]
+        scores = [LabelScore(name, tuple(t.format(name) for t in temps), float(c), float(scale * c), float(p))
+                  for name, c, p in zip(names, cosines, probs)]
+        ranked = tuple(sorted(scores, key=lambda s: -s.probability))
+        return ZeroShotResult(ranked, tuple(temps), scale, image_entry.seen, self.key,
+                              self.loaded.requested.key, str(self.device), tuple(inputs["notes"]) + text_entry.notes,
+                              self.loaded.notice, inputs["text_entry"] is not None,
+                              inputs["image_entry"] is not None, timings)
+
+    def logit_scale(self) -> float:
+        """exp(the learnt log-scale), capped at 100 as in CLIP: logits = scale * cosine."""
+        return float(min(100.0, self.model.logit_scale.detach().float().exp().item()))
+
+
+def never_seen(model: str) -> tuple[str, ...]:
+    """For a bundled ShapesWorld CLIP, the "colour shape" pairs held out from its training
+    (recorded in shapesworld.json beside the weights); () for any other model."""
+    spec = get_spec(model)
+    info = spec.local_dir / "shapesworld.json" if spec.bundled else None
+    if info is None or not info.exists():
+        return ()
+    return tuple(f"{c} {s}" for c, s in json.loads(info.read_text())["held_out_pairs"])
+
+
+def pipeline_for(name: str) -> ZeroShotPipeline:
+    """A pipeline for a registry key, or for a saved CLIP folder (config.json, weights, tokenizer)."""
+    from pathlib import Path
+
+    from visionlab.models import REGISTRY
+
+    if name in REGISTRY:
+        return ZeroShotPipeline(load_model(name))
+    return ZeroShotPipeline(load_folder(Path(name)))
+
+
+def load_folder(folder) -> LoadedModel:
+    """A saved CLIPModel folder as a LoadedModel (its own spec, keyed by the folder path)."""
+    from pathlib import Path
+
+    from visionlab.models import ModelSpec
+    from visionlab.models.loader import load_spec
+    from visionlab.models.registry import CLIP_MEAN, CLIP_STD
+
+    folder = Path(folder).resolve()
+    arch = json.loads((folder / "config.json").read_text())["architectures"][0]
+    spec = ModelSpec(key=f"folder:{folder}", task="zero-shot", library="transformers", arch=arch,
+                     title=folder.name, family="vit", input_size=0, mean=CLIP_MEAN, std=CLIP_STD,
+                     labels="shapesworld", licence="unknown", path=str(folder))
+    model, seconds, memo = load_spec(spec)
+    return LoadedModel(spec, spec, model, None, seconds, memo)
+
+
+def zero_shot(image: ImageLike, labels: str | list[str] = SHAPES_LABELS, templates: str | list[str] | None = None,
+              model: str = "shapes-clip-tiny") -> ZeroShotResult:
+    """Rank `labels` for one picture with registry model `model`; `templates` one per line."""
+    return ZeroShotPipeline(load_model(model))(image, labels=labels, templates=templates)
+
+
+@dataclass(frozen=True)
+class SimilarityMatrix:
+    """N pictures against M texts, the matrix CLIP is trained on (the diagonal of a training
+    batch holds the matching pairs).
+
+    cosine: (N, M) float32 cosine similarities. logit_scale: logits = logit_scale * cosine.
+    per_image: (N, M) softmax along each row (picture -> which text?); per_text: (N, M)
+    softmax along each column (text -> which picture?); CLIP's loss is the cross-entropy of both.
+    thumbs: N (S, S, 3) uint8 RGB model inputs. texts: the M sentences, as encoded.
+    """
+
+    cosine: np.ndarray
+    logit_scale: float
+    per_image: np.ndarray
+    per_text: np.ndarray
+    thumbs: tuple[np.ndarray, ...]
+    texts: tuple[str, ...]
+    model: str
+    notice: str | None
+
+
+def sentences_from(text: str | list[str] | None) -> list[str]:
+    """Sentences, one per line (commas stay inside a sentence); blanks and repeats dropped."""
+    lines = text if isinstance(text, list) else (text or "").splitlines()
+    try:
+        return parse_labels(lines)[0]
+    except LabelError:
+        raise LabelError("Please type at least one sentence, one per line (for example: a photo of a cat.).") from None
+
+
+def similarity_matrix(images: list[ImageLike], texts: str | list[str],
+                      model: str = "shapes-clip-tiny") -> SimilarityMatrix:
+    """Cosine similarities of every picture in `images` to every sentence in `texts` (one per line)."""
+    if not images:
+        raise LabelError("The gallery is empty: add some pictures first.")
+    if len(images) > MAX_GALLERY:
+        raise LabelError(f"The gallery holds {len(images)} pictures; the matrix takes at most {MAX_GALLERY}.")
+    sentences = sentences_from(texts)
+    pipe = ZeroShotPipeline(load_model(model))
+    entries = pipe.image_entries(images)
+    text = pipe.label_embeddings(sentences, ["{}"])[0].embeddings                # [M, D]
+    cos = cosine_matrix(np.stack([e.embedding for e in entries]), text)          # [N, M]
+    scale = pipe.logit_scale()
+    return SimilarityMatrix(cos.astype(np.float32), scale, softmax(scale * cos, 1), softmax(scale * cos, 0),
+                            tuple(e.seen for e in entries), tuple(sentences), pipe.key, pipe.loaded.notice)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Text-to-picture search over a gallery. order: picture indices, best first; cosine: (N,)
+    cosine of each picture to the query (gallery order); probability: (N,) softmax over the
+    pictures at the logit scale (the column direction of CLIP's loss)."""
+
+    query: str
+    order: tuple[int, ...]
+    cosine: np.ndarray
+    probability: np.ndarray
+    model: str
+    notice: str | None
+
+
+def retrieve(query: str, images: list[ImageLike], model: str = "shapes-clip-tiny") -> Retrieval:
+    """Rank the gallery's pictures for a sentence."""
+    m = similarity_matrix(images, [query] if query and query.strip() else [], model)
+    cos, prob = m.cosine[:, 0], m.per_text[:, 0]                                  # [N]
+    return Retrieval(m.texts[0], tuple(int(i) for i in np.argsort(-cos, kind="stable")), cos, prob,
+                     m.model, m.notice)
