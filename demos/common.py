@@ -20,8 +20,7 @@ NOTES_DIR = Path(__file__).resolve().parent / "notes"
 MODEL_CONCURRENCY = "model"  # one concurrency id for every listener that runs a model
 # Each tab's default when online; offline, the bundled stand-in of that model.
 DEFAULT_MODELS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam": "resnet50",
-                  "detection": "owlv2-base",
-                  "zero-shot": "clip-vit-b32"}
+                  "detection": "owlv2-base", "zero-shot": "clip-vit-b32", "masked-mae": "mae-vit-base"}
 ATTENTION_TASKS = ("attention", "classification")  # the attention tab offers every timm model
 
 
@@ -96,7 +95,7 @@ def answered_by(key: str, device: str | None, ms: float, notice: str | None) -> 
     where = f" on `{device}`" if device else ""
     line = f"Answered by **{spec.title}**{where} in {ms:.0f} ms."
     if spec.labels == "shapesworld":
-        line += " It knows only ShapesWorld's shapes, so it names a shape whatever the picture shows."
+        line += " It knows only ShapesWorld's pictures, so it answers in shapes whatever the picture shows."
     return f"⚠️ {notice}\n\n{line}" if notice else line
 
 
@@ -117,6 +116,8 @@ def default_model_keys() -> list[str]:
     """The model each tab's dropdown starts on (what `--preload` warms)."""
     return [model_choices("classification", DEFAULT_MODELS["classification"])[1],
             model_choices(ATTENTION_TASKS, DEFAULT_MODELS["attention"])[1],
+            model_choices("zero-shot", DEFAULT_MODELS["zero-shot"])[1],
+            model_choices("masked-mae", DEFAULT_MODELS["masked-mae"])[1],
             model_choices("detection", DEFAULT_MODELS["detection"])[1]]
 
 

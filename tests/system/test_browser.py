@@ -27,7 +27,7 @@ def page(app_url):
 def open_example(page, tab: str, example: str) -> None:
     """Switch to a tab and click one of its examples (examples are named after what they show)."""
     page.get_by_role("tab", name=tab).click()
-    page.locator(f"img[src*='{example}']").last.click()
+    page.locator(f"img[src*='{example}']:visible").first.click()
 
 
 def test_example_runs_and_a_label_appears(page, output_dir):
@@ -86,3 +86,10 @@ def test_masked_modeling_tab_reconstructs_an_example(page, output_dir):
     open_example(page, "Masked modeling / 掩码建模", "yellow-star")
     page.get_by_text("of the baseline's").first.wait_for(timeout=60_000)
     page.screenshot(path=str(output_dir / "masked.png"), full_page=True)
+
+
+def test_zero_shot_tab_ranks_labels_for_an_example(page, output_dir):
+    open_example(page, "Zero-shot CLIP / 零样本", "yellow-star")
+    page.get_by_text("Answered by Tiny CLIP").first.wait_for(timeout=60_000)
+    page.get_by_text("Logit scale").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(output_dir / "zero_shot.png"), full_page=True)

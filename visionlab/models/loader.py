@@ -114,7 +114,7 @@ def _release(entry: tuple[Any, float, dict]) -> None:
         pass
 
 
-_cache: LRUCache[tuple[Any, float, dict]] = LRUCache(int(os.environ.get("VISIONLAB_MAX_MODELS", "4")), _release)
+_cache: LRUCache[tuple[Any, float, dict]] = LRUCache(int(os.environ.get("VISIONLAB_MAX_MODELS", "6")), _release)
 _unavailable: dict[str, tuple[str, float]] = {}  # hub models that failed: key -> (reason, when)
 RETRY_AFTER_S = 600.0  # online, a failed download is tried again after this long, not at every click
 

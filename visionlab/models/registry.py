@@ -155,8 +155,8 @@ _SPECS = [
           ("clip-vit-l14", "openai/clip-vit-large-patch14", "CLIP ViT-L/14 (OpenAI)", 224))),
     ModelSpec(key="chinese-clip-b16", task="zero-shot", library="transformers", arch="ChineseCLIPModel",
               title="Chinese CLIP ViT-B/16 (OFA-Sys, 中文)", family="vit", input_size=224, mean=CLIP_MEAN,
-              std=CLIP_STD, labels="free-text", licence="unverified (see the model card)", hub_id="OFA-Sys/chinese-clip-vit-base-patch16",
-              fallback="shapes-clip-tiny"),
+              std=CLIP_STD, labels="free-text", licence="unverified (see the model card)",
+              hub_id="OFA-Sys/chinese-clip-vit-base-patch16", fallback="shapes-clip-tiny"),
     # Masked image modeling tab: MAE (task "masked-mae") and SimMIM ("masked-simmim"); the
     # bundled ones trained on ShapesWorld (configs/shapes-mae-tiny.toml, shapes-simmim-tiny.toml).
     *(ModelSpec(key=key, task=task, library="transformers", arch=arch, title=title, family="vit",
