@@ -154,8 +154,7 @@ def _boxes_result(seg):
     return masks_picture(seg), annotated, [(mask_png(m), n) for m, n in zip(seg.masks, seg.names)], summary(seg)
 
 
-@gpu_task
-def boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.Request, progress=gr.Progress()):
+def _boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.Request, progress=gr.Progress()):
     """Boxes as JSON (the Detection tab's kept boxes) become SAM box prompts: one mask per box."""
     from visionlab.pipelines.segmentation import segment_boxes
 
@@ -163,6 +162,9 @@ def boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.R
         raise gr.Error("Upload a picture (or pick an example) first.")
     return _boxes_result(segment_boxes(image, boxes_json, model=model, session=_session(request),
                                        download=_download_bar(progress)))
+
+
+boxes_to_masks = gpu_task(_boxes_to_masks)
 
 
 @gpu_task
@@ -175,7 +177,7 @@ def text_to_masks(image: str | None, text: str, detector: str, model: str, reque
         raise gr.Error("Upload a picture (or pick an example) first.")
     raw = detect(image, detector, text)
     kept = suppress(raw, 0.3, 0.5, "per-class")
-    result = boxes_to_masks(image, json.dumps(kept.as_json(raw)), model, request, progress)
+    result = _boxes_to_masks(image, json.dumps(kept.as_json(raw)), model, request, progress)  # already on the GPU
     found = f"{raw.title} found {len(kept.indices)} box{'es' if len(kept.indices) != 1 else ''}. "
     return (*result[:3], found + result[3] + (f"\n\n⚠️ {raw.notice}" if raw.notice else ""))
 
