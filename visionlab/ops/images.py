@@ -7,6 +7,7 @@ any pixel is decoded). Failures raise `BadImage`, whose message is a plain sente
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from pathlib import Path
@@ -118,6 +119,13 @@ def load_image(src: ImageLike, max_side: int = MAX_SIDE) -> Image.Image:
         raise BadImage("This picture is damaged or cut short, so it cannot be decoded. "
                        "Please try another file.") from None
     return img
+
+
+def content_key(picture) -> str:
+    """A content hash of a decoded picture (array or PIL): the same pixels give the same key,
+    whatever file they came from. Caches of per-picture work are keyed by it."""
+    arr = np.asarray(picture)
+    return hashlib.sha1(str(arr.shape).encode() + arr.tobytes()).hexdigest()
 
 
 def upscale_nearest(image: np.ndarray, min_side: int = 256) -> np.ndarray:

@@ -12,7 +12,6 @@ prompts drive OpenCV's GrabCut, and `notice` says so.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -26,7 +25,7 @@ from visionlab.errors import VisionLabError
 from visionlab.models.cache import LRUCache
 from visionlab.models.registry import ModelSpec, get_spec
 from visionlab.ops.boxes import nms
-from visionlab.ops.images import ImageLike, load_image
+from visionlab.ops.images import ImageLike, content_key, load_image
 
 GRABCUT_SIDE = 512        # GrabCut runs on a copy at most this large (it is slow on big pictures)
 
@@ -167,11 +166,6 @@ def grabcut(image: np.ndarray, prompt: Prompt, iterations: int = 5) -> np.ndarra
 _embeddings: LRUCache[Any] = LRUCache(int(os.environ.get("VISIONLAB_SAM_EMBEDDINGS", "8")))
 
 
-def image_hash(image: np.ndarray) -> str:
-    """A content key for a picture: the same pixels give the same key."""
-    return hashlib.sha1(str(image.shape).encode() + image.tobytes()).hexdigest()
-
-
 def cached_predictor(sam, model: str, image: np.ndarray, session: str) -> tuple[Any, float]:
     """A SamPredictor with `image` set, one per (session, model, picture); returns it and the
     milliseconds spent in the image encoder now (0.0 when it came from the cache)."""
@@ -187,7 +181,7 @@ def cached_predictor(sam, model: str, image: np.ndarray, session: str) -> tuple[
         spent[0] = (time.perf_counter() - t0) * 1e3
         return predictor
 
-    return _embeddings.get_or_load(f"{session}|{model}|{image_hash(image)}", encode), spent[0]
+    return _embeddings.get_or_load(f"{session}|{model}|{content_key(image)}", encode), spent[0]
 
 
 def sam_for(model: str, download: Callable[[int, int], None] | None = None) -> tuple[Any, str | None]:

@@ -17,7 +17,6 @@ text encoder, and a second question about the same picture skips the image encod
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
@@ -30,7 +29,7 @@ import torch
 
 from visionlab.errors import VisionLabError
 from visionlab.models import LoadedModel, ModelSpec, get_spec, load_model
-from visionlab.ops.images import ImageLike, load_image
+from visionlab.ops.images import ImageLike, content_key, load_image
 from visionlab.ops.similarity import cosine_matrix, ensemble, softmax
 from visionlab.pipelines.base import Pipeline, Timings
 
@@ -182,12 +181,6 @@ TEXT_CACHE: BoundedCache[tuple, TextEntry] = BoundedCache(64)
 IMAGE_CACHE: BoundedCache[tuple, ImageEntry] = BoundedCache(128)
 
 
-def picture_key(picture) -> str:
-    """A content hash of a decoded RGB picture: the same pixels give the same key, whatever the file."""
-    arr = np.asarray(picture)
-    return hashlib.sha1(arr.tobytes() + str(arr.shape).encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class LabelScore:
     """One label. sentences: the template-filled sentences that were encoded. cosine: the cosine
@@ -312,7 +305,7 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
     def image_entries(self, images: list[ImageLike]) -> list[ImageEntry]:
         """Each picture's embedding and model input, from the cache or encoded in batches."""
         pictures = [load_image(im) for im in images]
-        keys = [(self.key, picture_key(p)) for p in pictures]
+        keys = [(self.key, content_key(p)) for p in pictures]
         found = [IMAGE_CACHE.get(k) for k in keys]
         todo = [i for i, f in enumerate(found) if f is None]
         for start in range(0, len(todo), IMAGE_BATCH):
@@ -361,7 +354,7 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         temps = parse_templates(templates, defaults_for(self.loaded.spec).template)
         picture = load_image(image)
         inputs: dict[str, Any] = {"labels": names, "templates": temps, "notes": notes,
-                                  "image_key": (self.key, picture_key(picture)),
+                                  "image_key": (self.key, content_key(picture)),
                                   "text_key": (self.key, tuple(temps), tuple(names))}
         inputs["image_entry"] = IMAGE_CACHE.get(inputs["image_key"])
         if inputs["image_entry"] is None:
