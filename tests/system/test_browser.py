@@ -30,6 +30,14 @@ def open_example(page, tab: str, example: str) -> None:
     page.locator(f"img[src*='{example}']:visible").first.click()
 
 
+def click_picture(page, css: str, fx: float, fy: float) -> None:
+    """Click a picture at a fraction (fx, fy) of its width and height."""
+    target = page.locator(css).first
+    target.wait_for(timeout=30_000)
+    box = target.bounding_box()
+    target.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+
+
 def test_example_runs_and_a_label_appears(page, output_dir):
     page.get_by_text("VisionLab").first.wait_for()
     # the ShapesWorld examples are named after what they show; click the yellow star
@@ -52,9 +60,7 @@ def test_attention_tab_shows_rollout_and_a_patch_click(page, output_dir):
     grid.wait_for(timeout=60_000)
     page.screenshot(path=str(output_dir / "attention.png"), full_page=True)
     # click the middle of the patch grid picture: the caption says which patch it was
-    target = page.locator("#patch-grid img").first
-    box = target.bounding_box()
-    target.click(position={"x": box["width"] * 0.6, "y": box["height"] * 0.5})
+    click_picture(page, "#patch-grid img", 0.6, 0.5)
     page.get_by_text("(outlined) in layer").first.wait_for(timeout=60_000)
     page.screenshot(path=str(output_dir / "attention-patch.png"), full_page=True)
 
@@ -73,11 +79,8 @@ def test_detection_tab_detects_and_steps_through_nms(page, output_dir):
 def test_segment_anything_tab_cuts_out_a_clicked_object(page, output_dir):
     open_example(page, "Segment Anything / 分割", "scene-1")
     page.get_by_text("Click on an object to cut it out").first.wait_for(timeout=60_000)
-    target = page.locator("#sam-click img").first
-    target.wait_for(timeout=30_000)
-    box = target.bounding_box()
-    # the yellow star of scene-1 sits left of the middle (see examples/scenes/scene-1.png)
-    target.click(position={"x": box["width"] * 0.32, "y": box["height"] * 0.32})
+    # the yellow star of scene-1 sits up and left of the middle (see examples/scenes/scene-1.png)
+    click_picture(page, "#sam-click img", 0.32, 0.32)
     page.get_by_text("GrabCut took").first.wait_for(timeout=60_000)   # no SAM checkpoint in CI
     page.screenshot(path=str(output_dir / "segmentation.png"), full_page=True)
 
