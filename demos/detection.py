@@ -62,48 +62,53 @@ def cleaned(raw, score: float, iou: float, mode: str):
     return suppress(raw, float(score), float(iou), _mode(mode))
 
 
-def summary(raw, kept) -> str:
+def after_nms(raw, kept):
+    """(picture with the kept boxes, summary: the kept-box caption, any note, who answered)."""
     from visionlab.pipelines.detection_views import kept_picture
 
+    picture, caption = kept_picture(raw, kept)
     ms = raw.timings.preprocess_ms + raw.timings.forward_ms
     extra = f"\n\n{raw.note}" if raw.note else ""
-    return f"{kept_picture(raw, kept)[1]}{extra}\n\n{answered_by(raw.model, None, ms, raw.notice)}"
+    return picture, f"{caption}{extra}\n\n{answered_by(raw.model, None, ms, raw.notice)}"
 
 
 def detect_endpoint(image: str | None, model: str = "shapes-detector-tiny", queries: str = DEFAULT_QUERIES,
                     score: float = 0.3, iou: float = 0.5, mode: str = DEFAULT_MODE):
     """Detect and clean up. Returns (picture with the kept boxes, kept boxes as JSON
     [{"box": [x0, y0, x1, y1] in the picture's pixels, "score", "label"}], summary, raw state)."""
-    from visionlab.pipelines.detection_views import kept_picture
-
     raw = run_detector(image, model, queries if takes_text(model) else "")
     kept = cleaned(raw, score, iou, mode)
-    return kept_picture(raw, kept)[0], kept.as_json(raw), summary(raw, kept), raw
+    picture, text = after_nms(raw, kept)
+    return picture, kept.as_json(raw), text, raw
 
 
 def views(raw, score: float, iou: float, mode: str):
     """Everything drawn from the raw candidates (no model): before, after, table, JSON, step 0."""
-    from visionlab.pipelines.detection_views import candidates_picture, kept_picture
+    from visionlab.pipelines.detection_views import candidates_picture
 
     if raw is None:
         return (gr.skip(),) * 11
     kept = cleaned(raw, score, iou, mode)
     before, before_caption = candidates_picture(raw, kept)
-    after = kept_picture(raw, kept)[0]
-    rows = [[b["label"], b["score"], *b["box"]] for b in kept.as_json(raw)]
+    after, text = after_nms(raw, kept)
+    boxes = kept.as_json(raw)
+    rows = [[b["label"], b["score"], *b["box"]] for b in boxes]
     step_slider = gr.Slider(minimum=0, maximum=max(1, len(kept.trace)), value=0, step=1,
                             interactive=bool(kept.trace))
-    return (before, before_caption, after, summary(raw, kept), rows, kept.as_json(raw), step_slider,
-            *step_view(raw, score, iou, mode, 0))
+    return (before, before_caption, after, text, rows, boxes, step_slider, *player(raw, kept, iou, 0))
 
 
 def step_view(raw, score: float, iou: float, mode: str, step: int):
     """The NMS player at `step`: (picture, caption, table of the boxes compared at this step)."""
-    from visionlab.pipelines.detection_views import nms_step_picture, step_rows
-
     if raw is None:
         return gr.skip(), gr.skip(), gr.skip()
-    kept = cleaned(raw, score, iou, mode)
+    return player(raw, cleaned(raw, score, iou, mode), iou, step)
+
+
+def player(raw, kept, iou: float, step: int):
+    """The step player's three outputs for an already cleaned-up result."""
+    from visionlab.pipelines.detection_views import nms_step_picture, step_rows
+
     if not kept.trace:
         why = ("there are no candidates above the score threshold" if len(kept.candidates) == 0 else
                "it replays greedy NMS: choose class-agnostic or per-class NMS")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import gradio as gr
+import numpy as np
 
 from demos.common import MODEL_CONCURRENCY, example_paths, image_input, note, user_errors
 from visionlab.models.gpu import gpu_task
@@ -42,14 +43,28 @@ def summary(seg) -> str:
             f"{len(seg.masks)} mask{'s' if len(seg.masks) != 1 else ''}; predicted IoU: {scores}.")
 
 
-def outputs_for(seg, corner=None):
-    """(picture with prompts and best mask, all masks as annotations, mask PNGs, summary)."""
-    from visionlab.pipelines.segmentation_views import mask_png, prompt_picture
+def results(seg, picture):
+    """(`picture`, all masks as annotations, mask PNGs, summary): what every action shows."""
+    from visionlab.pipelines.segmentation_views import mask_png
 
-    best = seg.masks[0] if len(seg.masks) else None
     annotated = (seg.image, [(m, n) for m, n in zip(seg.masks, seg.names)])
     pngs = [(mask_png(m), n) for m, n in zip(seg.masks, seg.names)]
-    return prompt_picture(seg.image, seg.prompt, best, corner), annotated, pngs, summary(seg)
+    return picture, annotated, pngs, summary(seg)
+
+
+def outputs_for(seg):
+    """The results of a prompt: the picture shows the prompts and the best mask."""
+    from visionlab.pipelines.segmentation_views import prompt_picture
+
+    best = seg.masks[0] if len(seg.masks) else None
+    return results(seg, prompt_picture(seg.image, seg.prompt, best))
+
+
+def all_masks(seg):
+    """The results of several masks at once (boxes, everything): each mask in its own colour."""
+    from visionlab.pipelines.segmentation_views import masks_picture
+
+    return results(seg, masks_picture(seg))
 
 
 @gpu_task
@@ -93,8 +108,6 @@ def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.Se
     if mode == CLICK_MODES[2]:
         if prompts["corner"] is None:
             prompts = {**prompts, "corner": [x, y]}
-            import numpy as np
-
             shown = prompt_picture(np.asarray(picture), parse_prompt(prompts["points"], prompts["box"],
                                                                      picture.width, picture.height), corner=(x, y))
             return shown, gr.skip(), gr.skip(), "First corner set: click the opposite corner.", prompts
@@ -122,8 +135,6 @@ def undo(image: str | None, prompts: dict, model: str, request: gr.Request):
 
 def show_picture(image: str | None):
     """A new picture: show it, clickable, with no prompts."""
-    import numpy as np
-
     from visionlab.ops.images import load_image
     from visionlab.pipelines.segmentation_views import prompt_picture
 
@@ -143,15 +154,8 @@ def everything(image: str | None, model: str, points_per_side: int, request: gr.
     seg = segment_everything(image, model, _session(request), int(points_per_side),
                              progress=lambda f: progress(f, desc="Asking SAM at every grid point"),
                              download=_download_bar(progress))
-    picture, annotated, pngs, text = _boxes_result(seg)
+    picture, annotated, pngs, text = all_masks(seg)
     return picture, annotated, pngs, text + f" ({int(points_per_side) ** 2} grid points asked.)"
-
-
-def _boxes_result(seg):
-    from visionlab.pipelines.segmentation_views import mask_png, masks_picture
-
-    annotated = (seg.image, [(m, n) for m, n in zip(seg.masks, seg.names)])
-    return masks_picture(seg), annotated, [(mask_png(m), n) for m, n in zip(seg.masks, seg.names)], summary(seg)
 
 
 def _boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.Request, progress=gr.Progress()):
@@ -160,7 +164,7 @@ def _boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.
 
     if image is None:
         raise gr.Error("Upload a picture (or pick an example) first.")
-    return _boxes_result(segment_boxes(image, boxes_json, model=model, session=_session(request),
+    return all_masks(segment_boxes(image, boxes_json, model=model, session=_session(request),
                                        download=_download_bar(progress)))
 
 

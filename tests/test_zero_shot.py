@@ -163,7 +163,7 @@ def test_picture_cache_is_keyed_by_content_not_by_file(pipe, monkeypatch, tmp_pa
 
 
 def test_caches_are_bounded():
-    cache = zs.BoundedCache(2)
+    cache = zs.LRUCache(2)
     for k in "abc":
         cache.put(k, k)
     assert len(cache) == 2 and cache.get("a") is None and cache.get("c") == "c"

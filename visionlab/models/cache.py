@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Hashable, TypeVar
 
 V = TypeVar("V")
 
@@ -18,12 +18,12 @@ class LRUCache(Generic[V]):
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self.max_items = max_items
-        self._items: OrderedDict[str, V] = OrderedDict()
-        self._key_locks: dict[str, threading.Lock] = {}
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self._key_locks: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()  # guards _items and _key_locks, never held while loading
         self._on_evict = on_evict
 
-    def get_or_load(self, key: str, load: Callable[[], V]) -> V:
+    def get_or_load(self, key: Hashable, load: Callable[[], V]) -> V:
         """The cached value for `key`, calling `load()` (once, even under concurrency) if absent."""
         with self._lock:
             if key in self._items:
@@ -36,19 +36,37 @@ class LRUCache(Generic[V]):
                     self._items.move_to_end(key)
                     return self._items[key]
             value = load()
-            with self._lock:
-                self._items[key] = value
-                evicted = []
-                while len(self._items) > self.max_items:
-                    old_key, old_value = self._items.popitem(last=False)
-                    self._key_locks.pop(old_key, None)  # per-user keys come and go: keep no lock for them
-                    evicted.append(old_value)
-            for v in evicted:
-                if self._on_evict:
-                    self._on_evict(v)
+            self.put(key, value)
             return value
 
-    def keys(self) -> list[str]:
+    def get(self, key: Hashable) -> V | None:
+        """The cached value for `key` (now the most recently used), or None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: V) -> None:
+        """Store `value`, dropping the least recently used entries beyond `max_items`."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            evicted = []
+            while len(self._items) > self.max_items:
+                old_key, old_value = self._items.popitem(last=False)
+                self._key_locks.pop(old_key, None)  # per-user keys come and go: keep no lock for them
+                evicted.append(old_value)
+        for v in evicted:
+            if self._on_evict:
+                self._on_evict(v)
+
+    @property
+    def size(self) -> int:
+        """The most entries the cache holds."""
+        return self.max_items
+
+    def keys(self) -> list:
         with self._lock:
             return list(self._items)
 
@@ -56,7 +74,7 @@ class LRUCache(Generic[V]):
         with self._lock:
             self._items.clear()
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._items
 

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 
 from visionlab.errors import VisionLabError
 from visionlab.models import LoadedModel, ModelSpec, get_spec, load_model
+from visionlab.models.cache import LRUCache
 from visionlab.ops.images import ImageLike, content_key, load_image
 from visionlab.ops.similarity import cosine_matrix, ensemble, softmax
 from visionlab.pipelines.base import Pipeline, Timings
@@ -119,45 +118,6 @@ def parse_templates(text: str | list[str] | tuple[str, ...] | None, fallback: st
     return templates
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class BoundedCache(Generic[K, V]):
-    """A small thread-safe LRU map: at most `size` entries, the least recently used dropped first.
-    Counts hits and misses (what the tab and the tests read)."""
-
-    def __init__(self, size: int):
-        self.size, self.hits, self.misses = size, 0, 0
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-            self.misses += 1
-            return None
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-
 @dataclass(frozen=True)
 class TextEntry:
     """Cached text side of one (model, templates, labels) question.
@@ -177,8 +137,8 @@ class ImageEntry:
     seen: np.ndarray
 
 
-TEXT_CACHE: BoundedCache[tuple, TextEntry] = BoundedCache(64)
-IMAGE_CACHE: BoundedCache[tuple, ImageEntry] = BoundedCache(128)
+TEXT_CACHE: LRUCache[TextEntry] = LRUCache(64)      # (model, templates, labels) -> text side
+IMAGE_CACHE: LRUCache[ImageEntry] = LRUCache(128)   # (model, picture content) -> picture side
 
 
 @dataclass(frozen=True)
