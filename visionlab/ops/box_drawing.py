@@ -3,7 +3,10 @@
 Pictures are (H, W, 3) uint8 RGB, redrawn on a copy of the input scaled so its longer side is
 `DISPLAY` pixels (small ShapesWorld scenes are enlarged so labels stay readable). Box
 coordinates are XYXY in the input picture's pixels. Functions returning (picture, caption)
-give a short Markdown caption too. Only numpy and PIL: cheap to import.
+give a short Markdown caption too. Line widths, tag sizes and opacity follow the ambient
+drawing style (`visionlab.ops.style`; NORMAL unless a caller is in `style.use(...)`); tags are
+written in a font that has Chinese glyphs where one is installed (`visionlab.ops.fonts`).
+Only numpy and PIL: cheap to import.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from visionlab.ops import style
 from visionlab.ops.boxes import box_iou, multibox_prior
+from visionlab.ops.fonts import font
 
 DISPLAY = 640
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -19,8 +24,8 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 KEEP, DROP, WAITING = (0, 200, 0), (230, 30, 30), (150, 150, 150)
 
 
-def _font(size: int = 15):
-    return ImageFont.load_default(size=size)
+def _font(size: int = 15) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return font(size)   # a CJK font when installed, so Chinese tags are not empty boxes
 
 
 class Canvas:
@@ -39,6 +44,14 @@ class Canvas:
             fill_alpha: int = 0, font_size: int = 15) -> None:
         x0, y0, x1, y1 = (float(v) * self.scale for v in xyxy)
         x1, y1 = max(x0, x1), max(y0, y1)
+        st = style.current()                      # NORMAL draws exactly as without styles
+        width, alpha = st.width(width), st.line_alpha(alpha)
+        if st.outline and width >= 4:             # fill, a dark 1 px rim either side, then the line
+            o = 1                                 # (thin, faint candidate boxes get no rim)
+            if fill_alpha:
+                self.draw.rectangle([x0, y0, x1, y1], fill=(*colour, fill_alpha))
+            self.draw.rectangle([x0 - o, y0 - o, x1 + o, y1 + o], outline=(*style.OUTLINE, alpha), width=width + 2 * o)
+            fill_alpha = 0
         self.draw.rectangle([x0, y0, x1, y1], outline=(*colour, alpha), width=width,
                             fill=(*colour, fill_alpha) if fill_alpha else None)
         if text:
@@ -46,13 +59,18 @@ class Canvas:
 
     def tag(self, x: float, y: float, text: str, colour, alpha: int = 255, font_size: int = 15) -> None:
         """A filled label whose bottom-left corner sits at (x, y) display px (kept inside the picture)."""
-        font = _font(font_size)
-        left, top, right, bottom = self.draw.textbbox((0, 0), text, font=font)
+        st = style.current()
+        face = _font(st.font_size(font_size))
+        alpha = st.line_alpha(alpha)
+        edge = 2 if st.outline else 0             # dark edge round the letters, the tag gets a rim
+        left, top, right, bottom = self.draw.textbbox((0, 0), text, font=face, stroke_width=edge)
         tw, th = right - left + 6, bottom - top + 4
         x = min(max(0.0, x), self.layer.width - tw)
         y = max(0.0, y - th)
-        self.draw.rectangle([x, y, x + tw, y + th], fill=(*colour, alpha))
-        self.draw.text((x + 3 - left, y + 2 - top), text, fill=(255, 255, 255, alpha), font=font)
+        self.draw.rectangle([x, y, x + tw, y + th], fill=(*colour, alpha),
+                            outline=(*style.OUTLINE, alpha) if edge else None, width=edge // 2)
+        self.draw.text((x + 3 - left, y + 2 - top), text, fill=(255, 255, 255, alpha), font=face,
+                       **({"stroke_width": edge, "stroke_fill": (*style.OUTLINE, alpha)} if edge else {}))
 
     def picture(self) -> np.ndarray:
         return np.asarray(Image.alpha_composite(self.base, self.layer).convert("RGB"))

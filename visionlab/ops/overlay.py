@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from visionlab.ops import style
+
 COLORMAP = cv2.COLORMAP_JET  # blue = little, red = much: what students expect from a heatmap
 
 
@@ -26,7 +28,9 @@ def heatmap_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.5, smo
                     colour_bar: bool = True) -> np.ndarray:
     """Blend a heatmap over `image`: the map is resized to the picture (bilinear if `smooth`,
     else blocky, one block per patch), coloured, mixed with weight `alpha`, and a colour bar
-    with the map's min and max is added on the right."""
+    with the map's min and max is added on the right. Under a high-contrast style
+    (`visionlab.ops.style`) the weight is at least the style's `min_alpha`."""
+    alpha = max(alpha, style.current().min_alpha)
     h, w = image.shape[:2]
     interp = cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST
     big = cv2.resize(np.asarray(heat, np.float32), (w, h), interpolation=interp)
@@ -41,13 +45,15 @@ def add_colour_bar(image: np.ndarray, lo: float, hi: float) -> np.ndarray:
     width = max(24, h // 12)
     ramp = np.linspace(1, 0, h, dtype=np.float32)[:, None].repeat(width, 1)   # [h, width]
     bar = colourise(ramp, 0, 1)
-    scale = max(0.3, h / 900)
+    st = style.current()
+    scale = max(0.3, h / 900) * st.font_scale
+    thick = 2 if st.outline else 1                                            # bolder on a projector
     labels = (f"{hi:.2g}", f"{lo:.2g}")
-    text_w = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for t in labels)
+    text_w = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] for t in labels)
     pad = np.full((h, width + text_w + 16, 3), 255, np.uint8)                  # bar, gap, the longer label
     pad[:, 4:4 + width] = bar
     for text, y in zip(labels, (int(14 * scale / 0.4), h - 6)):
-        cv2.putText(pad, text, (width + 10, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(pad, text, (width + 10, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
     return np.concatenate([image, pad], axis=1)
 
 
