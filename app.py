@@ -22,22 +22,28 @@ def build_app():
     """The whole Blocks app: a header, then one tab per module in `demos.TABS`."""
     import gradio as gr
 
-    from demos import TABS, connect_tabs, presenter, status, tab_id
+    from demos import TABS, connect_tabs, i18n, presenter, status, tab_id
     from demos.gradio_fixes import atomic_cache_writes
+    from demos.i18n import tr
 
     atomic_cache_writes()
 
     with gr.Blocks(title="VisionLab") as demo:
-        gr.Markdown("# VisionLab\nHow modern vision models see, live. Upload a picture or pick an example.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
+                gr.Markdown(tr("# VisionLab\nHow modern vision models see, live. Upload a picture or pick an example.",
+                               "# VisionLab\n现代视觉模型怎样“看”，现场演示。上传一张图片，或者选一个示例。"))
+            with gr.Column(scale=1, min_width=200):
+                language_known = i18n.build(demo)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4):
-                status.build(demo)
+                status.build(language_known)
             with gr.Column(scale=2, min_width=260):
                 presenter.build(demo)
         with gr.Tabs() as tabs:
             handles = {}
-            for module, title in TABS:
-                with gr.Tab(title, id=tab_id(module)):
+            for module, en, zh in TABS:
+                with gr.Tab(tr(en, zh), id=tab_id(module)):
                     handles[tab_id(module)] = module.build() or {}
         connect_tabs(handles, tabs)
     return demo
@@ -86,10 +92,11 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=64)
+    from demos.i18n import I18N
     from demos.presenter import CSS as PRESENTER_CSS
 
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS + PRESENTER_CSS,
-                max_file_size="10mb", allowed_paths=[str(EXAMPLES_DIR)])
+                max_file_size="10mb", allowed_paths=[str(EXAMPLES_DIR)], i18n=I18N)
 
 
 if __name__ == "__main__":

@@ -5,15 +5,16 @@ import json
 import gradio as gr
 
 from demos import attention, classification, detection, masked, segmentation, zero_shot
+from demos.i18n import error
 
-# (module, English tab title); app.py renders them in this order.
+# (module, English title, Chinese title); app.py renders them in this order.
 TABS = [
-    (classification, "Classification / 分类"),
-    (zero_shot, "Zero-shot CLIP / 零样本"),
-    (masked, "Masked modeling / 掩码建模"),
-    (attention, "Attention / 注意力"),
-    (detection, "Detection & NMS / 检测"),
-    (segmentation, "Segment Anything / 分割"),
+    (classification, "Classification", "图像分类"),
+    (zero_shot, "Zero-shot CLIP", "零样本 CLIP"),
+    (masked, "Masked modeling", "掩码建模"),
+    (attention, "Attention", "注意力"),
+    (detection, "Detection & NMS", "检测与非极大值抑制"),
+    (segmentation, "Segment Anything", "分割一切"),
 ]
 
 
@@ -25,7 +26,8 @@ def tab_id(module) -> str:
 def send_boxes(image, boxes):
     """Detection -> Segment Anything: the picture and its kept boxes, then switch tabs."""
     if image is None or not boxes:
-        raise gr.Error("There are no kept boxes to send yet: run the detector first.")
+        raise error("There are no kept boxes to send yet: run the detector first.",
+                    "还没有保留下来的框可以发送：请先运行检测器。")
     return image, json.dumps(boxes), gr.Tabs(selected=tab_id(segmentation))
 
 

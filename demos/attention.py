@@ -5,8 +5,10 @@ from __future__ import annotations
 import gradio as gr
 
 from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths,
-                          image_input, model_dropdown, note, skip_without_image, user_errors)
+                          image_input, model_dropdown, note_panel, skip_without_image, handler)
+from demos.i18n import error, say, tr
 from visionlab.models.gpu import gpu_task
+from visionlab.text import Text
 
 VIEWS = {
     "Rollout (all layers)": "rollout",
@@ -19,6 +21,10 @@ VIEWS = {
     "Position embeddings": "positions",
 }
 DEFAULT_VIEW = "Rollout (all layers)"
+VIEW_CHOICES = [(tr(en, zh), en) for en, zh in zip(VIEWS, [
+    "注意力展开（所有层）", "[CLS] 注意力：一层、一个头", "一层的所有头", "DINO 掩码（注意力最集中的部分）",
+    "Grad-CAM（卷积网络）", "注意力展开与 Grad-CAM 并排", "图块网格", "位置嵌入"])]
+FUSIONS = [(tr("mean", "平均"), "mean"), (tr("max", "最大"), "max"), (tr("min", "最小"), "min")]
 
 
 @gpu_task
@@ -32,7 +38,8 @@ def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str =
 
     kind = VIEWS.get(view)
     if kind is None:
-        raise gr.Error(f"'{view}' is not a view of this tab. Pick one from the list.")
+        raise error(f"'{view}' is not a view of this tab. Pick one from the list.",
+                    f"“{view}” 不是这个标签页的视图。请从列表中选择一个。")
     if kind == "grad-cam":
         cam = grad_cam_map(image, model)
         picture, caption = v.grad_cam_view(cam, alpha)
@@ -55,7 +62,8 @@ def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str =
 
 def footer(caption: str, result) -> str:
     """The view's sentence, the model's top class, and which model answered."""
-    guess = f" It sees **{result.label}** ({result.probability:.0%})." if result.label else ""
+    guess = say(Text(f" It sees **{result.label}** ({result.probability:.0%}).",
+                     f" 它看到的是 **{result.label}**（{result.probability:.0%}）。")) if result.label else ""
     ms = result.timings.preprocess_ms + result.timings.forward_ms
     return f"{caption}{guess}\n\n{answered_by(result.model, None, ms, result.notice)}"
 
@@ -85,7 +93,8 @@ def patch_from_click(image: str | None, model: str, layer: int, alpha: float, ev
     x, y = evt.index
     patch = v.patch_at(maps, x, y)
     if patch is None:
-        raise gr.Error("That click was on the [CLS] token, not on a patch. Click inside the picture.")
+        raise error("That click was on the [CLS] token, not on a patch. Click inside the picture.",
+                    "这一下点在了 [CLS] token 上，不是图块。请点在图片里面。")
     return _patch(maps, patch, layer, alpha)
 
 
@@ -96,7 +105,8 @@ def patch_grid_or_note(image: str | None, model: str):
     if image is None:
         return gr.skip(), gr.skip()
     if get_spec(model).family != "vit":
-        return None, "Patches belong to Vision Transformers; a CNN slides its filters over the whole picture."
+        return None, say(Text("Patches belong to Vision Transformers; a CNN slides its filters over the whole picture.",
+                              "图块是 Vision Transformer 的做法；卷积网络是把卷积核在整张图上滑动。"))
     return run_attention(image, model, "Patch grid")
 
 
@@ -112,53 +122,58 @@ def depth_sliders(model: str, layer: int, head: int):
         return gr.Slider(interactive=False), gr.Slider(interactive=False)
     depth, heads = len(net.blocks), net.blocks[0].attn.num_heads
     return (gr.Slider(1, depth, value=min(int(layer), depth), step=1, interactive=True,
-                      label=f"Layer (1-{depth})"),
-            gr.Slider(1, heads, value=min(int(head), heads), step=1, interactive=True, label=f"Head (1-{heads})"))
+                      label=tr("Layer", "层") + f" (1-{depth})"),
+            gr.Slider(1, heads, value=min(int(head), heads), step=1, interactive=True,
+                      label=tr("Head", "头") + f" (1-{heads})"))
 
 
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
-            image = image_input(label="Picture", height=300)
-            model = model_dropdown(ATTENTION_TASKS, "Model (a ViT for attention, a CNN for Grad-CAM)",
+            image = image_input(label=tr("Picture", "图片"), height=300)
+            model = model_dropdown(ATTENTION_TASKS, tr("Model (a ViT for attention, a CNN for Grad-CAM)",
+                                                       "模型（看注意力选 ViT，看 Grad-CAM 选卷积网络）"),
                                    prefer=DEFAULT_MODELS["attention"])
-            view = gr.Radio(list(VIEWS), value=DEFAULT_VIEW, label="View")
+            view = gr.Radio(VIEW_CHOICES, value=DEFAULT_VIEW, label=tr("View", "视图"))
             with gr.Row():
-                layer = gr.Slider(1, 12, value=12, step=1, label="Layer")
-                head = gr.Slider(1, 16, value=1, step=1, label="Head")
-            with gr.Accordion("Rollout, mask and overlay settings", open=False):
-                fusion = gr.Radio(["mean", "max", "min"], value="mean", label="Head fusion")
-                discard = gr.Slider(0, 0.99, value=0.9, step=0.01, label="Discard ratio (weakest links dropped)")
-                keep = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="DINO mask: share of attention kept")
-                alpha = gr.Slider(0.1, 0.9, value=0.55, step=0.05, label="Heatmap opacity")
-                cnn = model_dropdown("classification", "CNN for 'Rollout beside Grad-CAM'",
+                layer = gr.Slider(1, 12, value=12, step=1, label=tr("Layer", "层"))
+                head = gr.Slider(1, 16, value=1, step=1, label=tr("Head", "头"))
+            with gr.Accordion(tr("Rollout, mask and overlay settings", "注意力展开、掩码和叠加设置"), open=False):
+                fusion = gr.Radio(FUSIONS, value="mean", label=tr("Head fusion", "多头融合方式"))
+                discard = gr.Slider(0, 0.99, value=0.9, step=0.01,
+                                    label=tr("Discard ratio (weakest links dropped)", "丢弃比例（去掉最弱的连接）"))
+                keep = gr.Slider(0.1, 1.0, value=0.6, step=0.05,
+                                 label=tr("DINO mask: share of attention kept", "DINO 掩码：保留的注意力比例"))
+                alpha = gr.Slider(0.1, 0.9, value=0.55, step=0.05, label=tr("Heatmap opacity", "热力图不透明度"))
+                cnn = model_dropdown("classification", tr("CNN for 'Rollout beside Grad-CAM'",
+                                                          "“注意力展开与 Grad-CAM 并排”用的卷积网络"),
                                      prefer=DEFAULT_MODELS["grad-cam"])
-            run = gr.Button("Show", variant="primary")
-            gr.Examples(example_paths(), inputs=[image], examples_per_page=12, label="Examples")
+            run = gr.Button(tr("Show", "显示"), variant="primary")
+            gr.Examples(example_paths(), inputs=[image], examples_per_page=12, label=tr("Examples", "示例"))
         with gr.Column(scale=7):
-            picture = gr.Image(label="Where the model looks", interactive=False, buttons=["download"])
+            picture = gr.Image(label=tr("Where the model looks", "模型看向哪里"), interactive=False, buttons=["download"])
             caption = gr.Markdown()
-            gr.Markdown("**Click a patch** in the grid below to see what that patch attends to.")
-            grid = gr.Image(label="Patches (click one)", interactive=False, buttons=["download"], elem_id="patch-grid")
+            gr.Markdown(tr("**Click a patch** in the grid below to see what that patch attends to.",
+                           "在下面的网格里**点击一个图块**，看看这个图块在关注哪里。"))
+            grid = gr.Image(label=tr("Patches (click one)", "图块（点一个）"), interactive=False, buttons=["download"],
+                            elem_id="patch-grid")
             grid_caption = gr.Markdown()
             patch_no = gr.Number(value=0, precision=0, visible=False)
-    with gr.Accordion("What am I looking at? / 这是什么?", open=False):
-        gr.Markdown(note("attention"), latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
-                                                         {"left": "$", "right": "$", "display": False}])
+    note_panel("attention")
 
-    main = dict(fn=user_errors(run_attention), outputs=[picture, caption], concurrency_id=MODEL_CONCURRENCY,
+    main = dict(fn=handler(run_attention), outputs=[picture, caption], concurrency_id=MODEL_CONCURRENCY,
                 inputs=[image, model, view, layer, head, fusion, discard, keep, cnn, alpha])
-    show_grid = dict(fn=user_errors(patch_grid_or_note), inputs=[image, model],
+    show_grid = dict(fn=handler(patch_grid_or_note), inputs=[image, model],
                      outputs=[grid, grid_caption], concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     run.click(**main, api_name="attention").then(**show_grid)
-    auto = {**main, "fn": user_errors(skip_without_image(run_attention, 2)), "api_visibility": "private"}
+    auto = {**main, "fn": handler(skip_without_image(run_attention, 2)), "api_visibility": "private"}
     gr.on([image.change, model.input, view.input, layer.release, head.release, fusion.input, discard.release,
            keep.release, alpha.release, cnn.input], **auto)
     gr.on([image.change, model.input], **show_grid)
-    gr.on([model.change, image.change], user_errors(depth_sliders), [model, layer, head], [layer, head],
+    gr.on([model.change, image.change], handler(depth_sliders), [model, layer, head], [layer, head],
           concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
-    grid.select(user_errors(patch_from_click), [image, model, layer, alpha], [grid, grid_caption],
+    grid.select(handler(patch_from_click), [image, model, layer, alpha], [grid, grid_caption],
                 concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     # The API twin of a click: the patch as a number.
-    patch_no.change(user_errors(run_patch), [image, model, patch_no, layer, alpha], [grid, grid_caption],
+    patch_no.change(handler(run_patch), [image, model, patch_no, layer, alpha], [grid, grid_caption],
                     api_name="attention_patch", concurrency_id=MODEL_CONCURRENCY)

@@ -7,34 +7,45 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_dropdown,
-                          note, skip_without_image, user_errors)
+                          note_panel, skip_without_image, handler)
+from demos.figures import png_button
+from demos.i18n import say, tr
+from visionlab.text import Text
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
 
 if TYPE_CHECKING:  # torch is imported on the first call, not at start-up
     from visionlab.pipelines.classification import ClassificationResult, ModelCard
 
-LABELS = {"imagenet-1k": "ImageNet-1k", "shapesworld": "ShapesWorld shapes"}
+LABELS = {"imagenet-1k": Text("ImageNet-1k", "ImageNet-1k"), "shapesworld": Text("ShapesWorld shapes", "ShapesWorld 形状")}
 
 
 def card_markdown(card: ModelCard, result: ClassificationResult) -> str:
-    """The model card as a Markdown list."""
+    """The model card as a Markdown list, in the asker's language."""
     t = result.timings
     mean = ", ".join(f"{m:g}" for m in card.mean)
     std = ", ".join(f"{s:g}" for s in card.std)
+    labels = say(LABELS.get(card.labels, card.labels))
     rows = [
-        ("Model", f"{card.title} · `{card.key}` · timm {card.architecture}"),
-        ("Parameters", f"{card.params / 1e6:.2f} M"),
-        ("Compute", f"{card.gflops:.3g} GFLOPs per picture ({card.gflops / 2:.3g} G multiply-adds)"),
-        ("Input", f"{card.input_size} x {card.input_size} px, {card.interpolation} resize, "
-                  f"centre crop {card.crop_pct:.0%}"),
-        ("Normalisation", f"x' = (x - mean) / std, mean ({mean}), std ({std}) on a 0-1 scale"),
-        ("This call", f"{t.preprocess_ms + t.forward_ms:.1f} ms = preprocess {t.preprocess_ms:.1f} "
-                      f"+ forward {t.forward_ms:.1f} on `{card.device}` ({card.dtype})"),
-        ("Classes", f"{card.num_classes} ({LABELS.get(card.labels, card.labels)})"),
-        ("Weights", f"{card.source}, licence {card.licence}"),
+        (Text("Model", "模型"), f"{card.title} · `{card.key}` · timm {card.architecture}"),
+        (Text("Parameters", "参数量"), f"{card.params / 1e6:.2f} M"),
+        (Text("Compute", "计算量"), Text(f"{card.gflops:.3g} GFLOPs per picture ({card.gflops / 2:.3g} G multiply-adds)",
+                                        f"每张图 {card.gflops:.3g} GFLOPs（{card.gflops / 2:.3g} G 次乘加）")),
+        (Text("Input", "输入"), Text(f"{card.input_size} x {card.input_size} px, {card.interpolation} resize, "
+                                    f"centre crop {card.crop_pct:.0%}",
+                                    f"{card.input_size} x {card.input_size} 像素，{card.interpolation} 缩放，"
+                                    f"中心裁剪 {card.crop_pct:.0%}")),
+        (Text("Normalisation", "归一化"), Text(f"x' = (x - mean) / std, mean ({mean}), std ({std}) on a 0-1 scale",
+                                             f"x' = (x - mean) / std，mean ({mean})，std ({std})，像素取 0-1")),
+        (Text("This call", "这次调用"), Text(
+            f"{t.preprocess_ms + t.forward_ms:.1f} ms = preprocess {t.preprocess_ms:.1f} "
+            f"+ forward {t.forward_ms:.1f} on `{card.device}` ({card.dtype})",
+            f"{t.preprocess_ms + t.forward_ms:.1f} 毫秒 = 预处理 {t.preprocess_ms:.1f} "
+            f"+ 前向 {t.forward_ms:.1f}，在 `{card.device}` 上（{card.dtype}）")),
+        (Text("Classes", "类别"), f"{card.num_classes} ({labels})"),
+        (Text("Weights", "权重"), Text(f"{card.source}, licence {card.licence}", f"{card.source}，许可证 {card.licence}")),
     ]
-    return "**Model card**\n\n" + "\n".join(f"- **{k}:** {v}" for k, v in rows)
+    return f"**{say(Text('Model card', '模型卡片'))}**\n\n" + "\n".join(f"- **{say(k)}:** {say(v)}" for k, v in rows)
 
 
 @gpu_task
@@ -49,10 +60,10 @@ def run_classify(image: str | None, model: str, top_k: int = 5):
             answered_by(result.card.key, result.card.device, result.latency_ms, result.notice))
 
 
-classify_endpoint = user_errors(run_classify)
+classify_endpoint = handler(run_classify)
 
 
-@user_errors
+@handler
 def compare_endpoint(image: str | None, model: str, top_k: int, enabled: bool):
     """The second panel: runs only when the compare box is ticked."""
     if not enabled:
@@ -60,14 +71,17 @@ def compare_endpoint(image: str | None, model: str, top_k: int, enabled: bool):
     return run_classify(image, model, top_k)
 
 
-def result_panel(heading: str, visible: bool = True):
+def result_panel(heading, visible: bool = True):
     """One column of outputs; the compare mode shows two of them side by side."""
     with gr.Column(visible=visible) as col:
-        gr.Markdown(f"### {heading}")
+        gr.Markdown(heading)
         notice = gr.Markdown()
-        label = gr.Label(label="Top-k predictions (softmax probability)", num_top_classes=10)
+        label = gr.Label(label=tr("Top-k predictions (softmax probability)", "前 k 个预测（softmax 概率）"),
+                         num_top_classes=10)
+        png_button(label, Text("Top-k predictions (softmax probability)", "前 k 个预测（softmax 概率）"))
         with gr.Row():
-            seen = gr.Image(label="What the model saw (after resize, crop; normalisation undone)",
+            seen = gr.Image(label=tr("What the model saw (after resize, crop; normalisation undone)",
+                                     "模型看到的输入（缩放、裁剪之后；已撤销归一化）"),
                             interactive=False, height=260, buttons=["download"])
         card = gr.Markdown()
     return col, [label, seen, card, notice]
@@ -76,21 +90,21 @@ def result_panel(heading: str, visible: bool = True):
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
-            image = image_input(label="Picture", height=320)
-            model = model_dropdown("classification", "Model", prefer=DEFAULT_MODELS["classification"])
-            top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k: how many classes to show")
-            compare = gr.Checkbox(label="Compare with a second model side by side", value=False)
-            model_b = model_dropdown("classification", "Second model", prefer="vit-base-16", visible=False)
-            run = gr.Button("Classify", variant="primary")
+            image = image_input(label=tr("Picture", "图片"), height=320)
+            model = model_dropdown("classification", tr("Model", "模型"), prefer=DEFAULT_MODELS["classification"])
+            top_k = gr.Slider(1, 10, value=5, step=1, label=tr("Top-k: how many classes to show", "Top-k：显示几个类别"))
+            compare = gr.Checkbox(label=tr("Compare with a second model side by side", "和第二个模型并排比较"), value=False)
+            model_b = model_dropdown("classification", tr("Second model", "第二个模型"), prefer="vit-base-16",
+                                     visible=False)
+            run = gr.Button(tr("Classify", "分类"), variant="primary")
             gr.Examples(example_paths(), inputs=[image], examples_per_page=12,
-                        label="Examples: public-domain photos and ShapesWorld pictures")
+                        label=tr("Examples: public-domain photos and ShapesWorld pictures",
+                                 "示例：公有领域照片和 ShapesWorld 图片"))
         with gr.Column(scale=8):
             with gr.Row(equal_height=False):
-                _, outputs_a = result_panel("Result")
-                panel_b, outputs_b = result_panel("Second model", visible=False)
-    with gr.Accordion("What am I looking at? / 这是什么?", open=False):
-        gr.Markdown(note("classification"), latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
-                                                              {"left": "$", "right": "$", "display": False}])
+                _, outputs_a = result_panel(tr("### Result", "### 结果"))
+                panel_b, outputs_b = result_panel(tr("### Second model", "### 第二个模型"), visible=False)
+    note_panel("classification")
 
     compare.change(lambda on: (gr.update(visible=on), gr.update(visible=on)), [compare], [model_b, panel_b],
                    api_visibility="private", queue=False)

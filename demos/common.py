@@ -9,7 +9,12 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from demos import presenter
+from demos.i18n import error, say, tr
 from visionlab.errors import VisionLabError
+from visionlab.ops import style as drawing
+from visionlab.ops.images import NOT_A_PICTURE
+from visionlab.text import Text
 from visionlab.models import REGISTRY, specs_for
 from visionlab.models.hub import hub_status
 
@@ -43,24 +48,28 @@ class SafeImage(gr.Image):
         except gr.Error:
             raise
         except Exception:  # noqa: BLE001 - PIL raises many kinds for bad files
-            raise gr.Error("This file is not a picture VisionLab can read (or it is damaged, or far "
-                           "too large). Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF image.") from None
+            raise gr.Error(say(NOT_A_PICTURE)) from None
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Show library errors meant for people as gr.Error; log anything else, show a sentence."""
+def handler(fn: Callable) -> Callable:
+    """Wrap a tab's event handler for the page that asked:
+    - pictures are drawn in its style (high contrast in presenter mode);
+    - library errors meant for people become a gr.Error in its language; anything else is
+      logged and shown as a sentence, never a traceback."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any):
         try:
-            return fn(*args, **kwargs)
+            with drawing.use(presenter.style()):
+                return fn(*args, **kwargs)
         except gr.Error:
             raise
         except VisionLabError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(say(e.text)) from None
         except Exception as e:  # noqa: BLE001 - never show a traceback to a student
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Something went wrong inside VisionLab ({type(e).__name__}). "
-                           "The server is still running: try another picture or model.") from None
+            raise error(f"Something went wrong inside VisionLab ({type(e).__name__}). "
+                        "The server is still running: try another picture or model.",
+                        f"VisionLab 内部出了问题（{type(e).__name__}）。服务器仍在运行：换一张图片或换个模型试试。") from None
     return wrapper
 
 
@@ -75,34 +84,53 @@ def model_choices(task: str | tuple[str, ...], prefer: str | None = None) -> tup
     if online:
         choices = [(s.title, s.key) for s in hub + bundled]
     else:
-        choices = [(s.title, s.key) for s in bundled] + [(f"{s.title} (offline: needs a download)", s.key)
-                                                         for s in hub]
+        choices = [(s.title, s.key) for s in bundled] + [(s.title + tr(" (offline: needs a download)", "（离线：需要下载）"),
+                                                          s.key) for s in hub]
     usable = [s.key for s in (hub + bundled if online else bundled)]
     if prefer not in usable and prefer in REGISTRY:
         prefer = REGISTRY[prefer].fallback  # offline: the preferred model's bundled stand-in
     return choices, prefer if prefer in usable else usable[0]
 
 
-def model_dropdown(task: str | tuple[str, ...], label: str, prefer: str | None = None, **kwargs: Any) -> gr.Dropdown:
+def model_dropdown(task: str | tuple[str, ...], label: Any, prefer: str | None = None, **kwargs: Any) -> gr.Dropdown:
     """A dropdown of the registry's models for `task` (see `model_choices`)."""
     choices, default = model_choices(task, prefer)
     return gr.Dropdown(choices=choices, value=default, label=label, **kwargs)
 
 
-def answered_by(key: str, device: str | None, ms: float, notice: str | None) -> str:
-    """Markdown naming the model that answered (registry key), plus the fallback notice if any."""
+def answered_by(key: str, device: str | None, ms: float, notice: Text | None) -> str:
+    """Markdown naming the model that answered (registry key), plus the fallback notice if any,
+    in the asker's language."""
     spec = REGISTRY[key]
-    where = f" on `{device}`" if device else ""
-    line = f"Answered by **{spec.title}**{where} in {ms:.0f} ms."
+    where = Text(f" on `{device}`", f"（在 `{device}` 上）") if device else ""
+    line = Text(f"Answered by **{spec.title}**", f"由 **{spec.title}** 回答") + where + Text(
+        f" in {ms:.0f} ms.", f"，用时 {ms:.0f} 毫秒。")
     if spec.labels == "shapesworld":
-        line += " It knows only ShapesWorld's pictures, so it answers in shapes whatever the picture shows."
-    return f"⚠️ {notice}\n\n{line}" if notice else line
+        line += Text(" It knows only ShapesWorld's pictures, so it answers in shapes whatever the picture shows.",
+                     "它只认识 ShapesWorld 的图片，所以不管图片里是什么，它都用形状来回答。")
+    return warn(notice, say(line))
 
 
-def note(tab: str) -> str:
-    """The tab's "What am I looking at?" text: English then Chinese, from demos/notes/."""
-    parts = [(NOTES_DIR / f"{tab}.{lang}.md").read_text(encoding="utf-8") for lang in ("en", "zh")]
-    return "\n\n---\n\n".join(parts)
+def warn(notice: Text | str | None, text: str = "") -> str:
+    """`text` under a ⚠️ notice (in the asker's language); just `text` without a notice."""
+    if not notice:
+        return text
+    return f"⚠️ {say(notice)}\n\n{text}" if text else f"⚠️ {say(notice)}"
+
+
+def note(tab: str) -> Any:
+    """The tab's "What am I looking at?" text in the page's language, from demos/notes/."""
+    en, zh = [(NOTES_DIR / f"{tab}.{lang}.md").read_text(encoding="utf-8") for lang in ("en", "zh")]
+    return tr(en, zh)
+
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def note_panel(tab: str) -> None:
+    """The "What am I looking at?" accordion at the foot of a tab."""
+    with gr.Accordion(tr("What am I looking at?", "这是什么？"), open=False):
+        gr.Markdown(note(tab), latex_delimiters=LATEX)
 
 
 def example_paths(kinds: tuple[str, ...] = ("photos", "shapes")) -> list[str]:

@@ -8,9 +8,12 @@ import gradio as gr
 import numpy as np
 
 from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_dropdown,
-                          note, skip_without_image, user_errors)
+                          note_panel, skip_without_image, handler)
+from demos.figures import png_button
+from demos.i18n import error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.box_drawing import anchors_picture, iou_picture
+from visionlab.text import Text
 
 MODES = {
     "No NMS (raw boxes)": "none",
@@ -20,6 +23,8 @@ MODES = {
     "Soft-NMS (Gaussian)": "soft-nms gaussian",
 }
 DEFAULT_MODE = "Per-class NMS"
+MODE_CHOICES = [(tr(en, zh), en) for en, zh in zip(MODES, [
+    "不做 NMS（原始框）", "不分类别的 NMS", "按类别的 NMS", "Soft-NMS（线性）", "Soft-NMS（高斯）"])]
 DEFAULT_QUERIES = "cat, person, cup, rocket"
 TABLE_HEADERS = ["label", "score", "x0", "y0", "x1", "y1"]
 STEP_HEADERS = ["box #", "label", "score", "IoU with kept box", "decision"]
@@ -30,7 +35,8 @@ def _mode(name: str) -> str:
     if name in MODES.values():
         return name
     if name not in MODES:
-        raise gr.Error(f"'{name}' is not an NMS mode. Pick one from the list.")
+        raise error(f"'{name}' is not an NMS mode. Pick one from the list.",
+                    f"“{name}” 不是一种 NMS 方式。请从列表中选择一个。")
     return MODES[name]
 
 
@@ -53,7 +59,8 @@ def queries_settings(model: str) -> dict:
     """The queries box is editable only for open-vocabulary detectors."""
     reads = takes_text(model)
     return {"interactive": reads,
-            "info": None if reads else "This detector knows its six ShapesWorld shapes; it reads no text."}
+            "info": None if reads else tr("This detector knows its six ShapesWorld shapes; it reads no text.",
+                                          "这个检测器只认识 ShapesWorld 的六种形状；它不读文字。")}
 
 
 def cleaned(raw, score: float, iou: float, mode: str):
@@ -68,7 +75,7 @@ def after_nms(raw, kept):
 
     picture, caption = kept_picture(raw, kept)
     ms = raw.timings.preprocess_ms + raw.timings.forward_ms
-    extra = f"\n\n{raw.note}" if raw.note else ""
+    extra = f"\n\n{say(raw.note)}" if raw.note else ""
     return picture, f"{caption}{extra}\n\n{answered_by(raw.model, None, ms, raw.notice)}"
 
 
@@ -110,9 +117,11 @@ def player(raw, kept, iou: float, step: int):
     from visionlab.pipelines.detection_views import nms_step_picture, step_rows
 
     if not kept.trace:
-        why = ("there are no candidates above the score threshold" if len(kept.candidates) == 0 else
-               "it replays greedy NMS: choose class-agnostic or per-class NMS")
-        return None, f"Nothing to step through: {why}.", []
+        why = (Text("there are no candidates above the score threshold.", "没有高于分数阈值的候选框。")
+               if len(kept.candidates) == 0 else
+               Text("it replays greedy NMS: choose class-agnostic or per-class NMS.",
+                    "这里回放的是贪心 NMS：请选择不分类别或按类别的 NMS。"))
+        return None, say(Text("Nothing to step through: ", "没有可以逐步观看的：") + why), []
     picture, caption = nms_step_picture(raw, kept, int(step), float(iou))
     return picture, caption, step_rows(raw, kept, int(step))
 
@@ -134,7 +143,8 @@ def _box(text: str) -> list[float]:
     except ValueError:
         values = []
     if len(values) != 4:
-        raise gr.Error(f"'{text}' is not a box. Write four numbers: x0, y0, x1, y1 (for example 10, 20, 60, 70).")
+        raise error(f"'{text}' is not a box. Write four numbers: x0, y0, x1, y1 (for example 10, 20, 60, 70).",
+                    f"“{text}” 不是一个框。请写四个数：x0, y0, x1, y1（例如 10, 20, 60, 70）。")
     x0, y0, x1, y1 = values
     return [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
 
@@ -148,13 +158,14 @@ def iou_explainer(a: str, b: str):
     return iou_picture(_box(a), _box(b))
 
 
-def _numbers(text: str, what: str, lo: float, hi: float) -> list[float]:
+def _numbers(text: str, what: Text, lo: float, hi: float) -> list[float]:
     try:
         values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
     except ValueError:
         values = []
     if not values or not all(lo < v <= hi for v in values):
-        raise gr.Error(f"Write the {what} as numbers between {lo:g} and {hi:g}, separated by commas.")
+        raise error(f"Write the {what.en} as numbers between {lo:g} and {hi:g}, separated by commas.",
+                    f"请把{what.zh}写成 {lo:g} 到 {hi:g} 之间的数，用逗号分隔。")
     return values[:6]
 
 
@@ -163,96 +174,107 @@ def anchor_explainer(image: str | None, cells: int = 4, sizes: str = "0.75, 0.5,
     from visionlab.ops.images import load_image
 
     picture = np.asarray(load_image(image)) if image else np.full((256, 256, 3), 235, np.uint8)
-    return anchors_picture(picture, (int(cells), int(cells)), _numbers(sizes, "sizes", 0, 1),
-                           _numbers(ratios, "ratios", 0, 10), (int(row), int(col)))
+    return anchors_picture(picture, (int(cells), int(cells)), _numbers(sizes, Text("sizes", "尺寸"), 0, 1),
+                           _numbers(ratios, Text("ratios", "宽高比"), 0, 10), (int(row), int(col)))
 
 
 def build() -> dict:
     """The tab; returns what other tabs take from it ({"image", "boxes", "send"})."""
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
-            image = image_input(label="Picture", height=300)
-            model = model_dropdown("detection", "Detector", prefer=DEFAULT_MODELS["detection"])
-            queries = gr.Textbox(DEFAULT_QUERIES, label="What to look for (open-vocabulary detectors; commas)",
+            image = image_input(label=tr("Picture", "图片"), height=300)
+            model = model_dropdown("detection", tr("Detector", "检测器"), prefer=DEFAULT_MODELS["detection"])
+            queries = gr.Textbox(DEFAULT_QUERIES, label=tr("What to look for (open-vocabulary detectors; commas)",
+                                                           "要找什么（开放词汇检测器；用逗号分隔）"),
                                  max_lines=3, **queries_settings(model.value))
-            score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label="Score threshold (boxes below it are dropped)")
-            iou = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="IoU threshold (NMS removes overlaps above it)")
-            mode = gr.Radio(list(MODES), value=DEFAULT_MODE, label="Clean-up")
-            run = gr.Button("Detect", variant="primary")
-            gr.Examples(example_paths(("scenes", "photos")), inputs=[image], examples_per_page=8, label="Examples")
+            score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label=tr("Score threshold (boxes below it are dropped)",
+                                                                       "分数阈值（低于它的框被丢掉）"))
+            iou = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=tr("IoU threshold (NMS removes overlaps above it)",
+                                                                     "IoU 阈值（NMS 去掉重叠超过它的框）"))
+            mode = gr.Radio(MODE_CHOICES, value=DEFAULT_MODE, label=tr("Clean-up", "清理方式"))
+            run = gr.Button(tr("Detect", "检测"), variant="primary")
+            gr.Examples(example_paths(("scenes", "photos")), inputs=[image], examples_per_page=8,
+                        label=tr("Examples", "示例"))
         with gr.Column(scale=7):
             with gr.Row():
-                before = gr.Image(label="Before: every candidate box", interactive=False, buttons=["download"])
-                after = gr.Image(label="After: the kept boxes", interactive=False, buttons=["download"])
+                before = gr.Image(label=tr("Before: every candidate box", "之前：所有候选框"), interactive=False,
+                                  buttons=["download"])
+                after = gr.Image(label=tr("After: the kept boxes", "之后：保留的框"), interactive=False,
+                                 buttons=["download"])
             before_caption = gr.Markdown()
             after_caption = gr.Markdown()
-            table = gr.Dataframe(headers=TABLE_HEADERS, label="Kept boxes (pixels of the picture)",
+            table = gr.Dataframe(headers=TABLE_HEADERS, label=tr("Kept boxes (pixels of the picture)", "保留的框（图片像素）"),
                                  interactive=False, max_height=240)
-            send = gr.Button("Cut these boxes out with Segment Anything ▶", size="sm")
-            with gr.Accordion("Kept boxes as JSON (what the API returns)", open=False):
-                boxes_json = gr.JSON(label="Kept boxes")
-    with gr.Accordion("NMS, one step at a time / 逐步观看 NMS", open=True):
+            png_button(table, Text("Kept boxes (pixels of the picture)", "保留的框（图片像素）"))
+            send = gr.Button(tr("Cut these boxes out with Segment Anything ▶", "用 Segment Anything 把这些框分割出来 ▶"),
+                             size="sm")
+            with gr.Accordion(tr("Kept boxes as JSON (what the API returns)", "保留的框，JSON 格式（API 返回的内容）"),
+                              open=False):
+                boxes_json = gr.JSON(label=tr("Kept boxes", "保留的框"))
+    with gr.Accordion(tr("NMS, one step at a time", "逐步观看非极大值抑制（NMS）"), open=True):
         with gr.Row():
             with gr.Column(scale=7):
-                step_picture = gr.Image(label="NMS step", interactive=False, buttons=["download"], height=480)
+                step_picture = gr.Image(label=tr("NMS step", "NMS 步骤"), interactive=False, buttons=["download"],
+                                        height=480)
             with gr.Column(scale=5):
-                step_caption = gr.Markdown("Run the detector, then press **Next**.")
-                step = gr.Slider(0, 1, value=0, step=1, label="Step", interactive=False)
+                step_caption = gr.Markdown(tr("Run the detector, then press **Next**.", "先运行检测器，再按**下一步**。"))
+                step = gr.Slider(0, 1, value=0, step=1, label=tr("Step", "步骤"), interactive=False)
                 with gr.Row():
-                    prev_btn = gr.Button("◀ Previous")
-                    next_btn = gr.Button("Next ▶")
-                    play_btn = gr.Button("▶ Play", variant="secondary")
-                step_table = gr.Dataframe(headers=STEP_HEADERS, label="Boxes compared at this step (best first)",
+                    prev_btn = gr.Button(tr("◀ Previous", "◀ 上一步"))
+                    next_btn = gr.Button(tr("Next ▶", "下一步 ▶"))
+                    play_btn = gr.Button(tr("▶ Play", "▶ 播放"), variant="secondary")
+                step_table = gr.Dataframe(headers=STEP_HEADERS, label=tr("Boxes compared at this step (best first)",
+                                                                         "这一步比较的框（最好的在前）"),
                                           interactive=False, max_height=300)
+                png_button(step_table, Text("Boxes compared at this NMS step", "这一步 NMS 比较的框"))
     with gr.Row():
         with gr.Column():
-            with gr.Accordion("IoU explainer / 交并比", open=False):
+            with gr.Accordion(tr("IoU explainer", "交并比（IoU）演示"), open=False):
                 with gr.Row():
-                    box_a = gr.Textbox("20, 20, 60, 60", label="Box A: x0, y0, x1, y1 (0-100)")
-                    box_b = gr.Textbox("40, 35, 85, 80", label="Box B: x0, y0, x1, y1 (0-100)")
+                    box_a = gr.Textbox("20, 20, 60, 60", label=tr("Box A: x0, y0, x1, y1 (0-100)", "框 A：x0, y0, x1, y1（0-100）"))
+                    box_b = gr.Textbox("40, 35, 85, 80", label=tr("Box B: x0, y0, x1, y1 (0-100)", "框 B：x0, y0, x1, y1（0-100）"))
                 first_iou = iou_explainer(box_a.value, box_b.value)
-                iou_view = gr.Image(first_iou[0], label="Intersection (dark) over union (everything shaded)",
+                iou_view = gr.Image(first_iou[0], label=tr("Intersection (dark) over union (everything shaded)",
+                                                           "交集（深色）除以并集（所有阴影部分）"),
                                     interactive=False, height=320, buttons=["download"])
                 iou_caption = gr.Markdown(first_iou[1])
         with gr.Column():
-            with gr.Accordion("Anchor boxes explainer / 锚框", open=False):
+            with gr.Accordion(tr("Anchor boxes explainer", "锚框演示"), open=False):
                 with gr.Row():
-                    cells = gr.Slider(1, 16, value=4, step=1, label="Feature map: cells per side")
-                    row = gr.Slider(0, 15, value=1, step=1, label="Cell row")
-                    col = gr.Slider(0, 15, value=1, step=1, label="Cell column")
+                    cells = gr.Slider(1, 16, value=4, step=1, label=tr("Feature map: cells per side", "特征图：每边的格子数"))
+                    row = gr.Slider(0, 15, value=1, step=1, label=tr("Cell row", "格子所在行"))
+                    col = gr.Slider(0, 15, value=1, step=1, label=tr("Cell column", "格子所在列"))
                 with gr.Row():
-                    sizes = gr.Textbox("0.75, 0.5, 0.25", label="Sizes s (fraction of the height)")
-                    ratios = gr.Textbox("1, 2, 0.5", label="Ratios r (width / height)")
+                    sizes = gr.Textbox("0.75, 0.5, 0.25", label=tr("Sizes s (fraction of the height)", "尺寸 s（占高度的比例）"))
+                    ratios = gr.Textbox("1, 2, 0.5", label=tr("Ratios r (width / height)", "宽高比 r（宽 / 高）"))
                 first_anchors = anchor_explainer(None)
-                anchor_view = gr.Image(first_anchors[0], label="Anchors of one cell", interactive=False, height=320,
-                                       buttons=["download"])
+                anchor_view = gr.Image(first_anchors[0], label=tr("Anchors of one cell", "一个格子的锚框"),
+                                       interactive=False, height=320, buttons=["download"])
                 anchor_caption = gr.Markdown(first_anchors[1])
-    with gr.Accordion("What am I looking at? / 这是什么?", open=False):
-        gr.Markdown(note("detection"), latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
-                                                         {"left": "$", "right": "$", "display": False}])
+    note_panel("detection")
 
     raw = gr.State(None)
     knobs = [raw, score, iou, mode]
     view_outputs = [before, before_caption, after, after_caption, table, boxes_json, step,
                     step_picture, step_caption, step_table]
-    main = dict(fn=user_errors(detect_endpoint), inputs=[image, model, queries, score, iou, mode],
+    main = dict(fn=handler(detect_endpoint), inputs=[image, model, queries, score, iou, mode],
                 outputs=[after, boxes_json, after_caption, raw], concurrency_id=MODEL_CONCURRENCY)
-    redraw = dict(fn=user_errors(views), inputs=knobs, outputs=view_outputs, api_visibility="private",
+    redraw = dict(fn=handler(views), inputs=knobs, outputs=view_outputs, api_visibility="private",
                   concurrency_limit=None)
     run.click(**main, api_name="detect").success(**redraw)
-    auto = {**main, "fn": user_errors(skip_without_image(detect_endpoint, 4)), "api_visibility": "private"}
+    auto = {**main, "fn": handler(skip_without_image(detect_endpoint, 4)), "api_visibility": "private"}
     gr.on([image.change, model.input, queries.submit], **auto).success(**redraw)
     gr.on([score.change, iou.change, mode.input], **redraw)
     model.change(lambda m: gr.Textbox(**queries_settings(m)), model, queries, api_visibility="private")
-    show_step = dict(fn=user_errors(step_view), inputs=[*knobs, step], outputs=[step_picture, step_caption, step_table],
+    show_step = dict(fn=handler(step_view), inputs=[*knobs, step], outputs=[step_picture, step_caption, step_table],
                      api_visibility="private", concurrency_limit=None)
     step.change(**show_step)
     prev_btn.click(lambda s: max(0, int(s) - 1), step, step, api_visibility="private")
     next_btn.click(next_step, [*knobs, step], step, api_visibility="private")
     play_btn.click(play, [*knobs, step], step, api_visibility="private", concurrency_limit=None)
-    gr.on([box_a.submit, box_b.submit, box_a.blur, box_b.blur], user_errors(iou_explainer), [box_a, box_b],
+    gr.on([box_a.submit, box_b.submit, box_a.blur, box_b.blur], handler(iou_explainer), [box_a, box_b],
           [iou_view, iou_caption], api_visibility="private")
-    anchors = dict(fn=user_errors(anchor_explainer), inputs=[image, cells, sizes, ratios, row, col],
+    anchors = dict(fn=handler(anchor_explainer), inputs=[image, cells, sizes, ratios, row, col],
                    outputs=[anchor_view, anchor_caption], api_visibility="private")
     gr.on([cells.release, row.release, col.release, sizes.submit, ratios.submit, image.change], **anchors)
     return {"image": image, "boxes": boxes_json, "send": send}

@@ -8,23 +8,32 @@ import gradio as gr
 import numpy as np
 
 from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_choices, model_dropdown,
-                          note, skip_without_image, user_errors)
+                          note_panel, skip_without_image, handler)
+from demos.i18n import error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
 from visionlab.models.masked_facts import model_facts
+from visionlab.text import Text
 
 if TYPE_CHECKING:  # torch is imported on the first call, not at start-up
     from visionlab.pipelines.masked import Reconstruction
 
+# Choices are (shown, value) pairs: the value is the English, which is also what the API takes.
 METHODS = ["MAE", "SimMIM", "Both side by side (same mask)"]
 BOTH = METHODS[2]
+METHOD_CHOICES = [("MAE", "MAE"), ("SimMIM", "SimMIM"), (tr(BOTH, "两个并排（同一个掩码）"), BOTH)]
 SOURCES = ["Random squares (seed)", "My brush strokes"]
+SOURCE_CHOICES = [(tr(SOURCES[0], "随机方块（随机种子）"), SOURCES[0]), (tr(SOURCES[1], "我的画笔涂抹"), SOURCES[1])]
 PREFER = {"MAE": "mae-vit-base", "SimMIM": "simmim-swin-base"}
-PANELS = ["Original", "Masked", "Reconstruction", "Pasted", "Error per hidden patch"]
-LEGEND = ("Left to right: the picture at the model's input size · what the model is given (hidden patches "
-          "dark) · its guess for *every* patch (only hidden ones are trained, so visible ones may look odd) · "
-          "its guesses pasted into the hidden patches, the real picture elsewhere · the error of each hidden "
-          "patch (blue small, red large).")
+PANELS = [tr("Original", "原图"), tr("Masked", "遮住后"), tr("Reconstruction", "重建"), tr("Pasted", "拼回"),
+          tr("Error per hidden patch", "每个被遮图块的误差")]
+LEGEND = tr("Left to right: the picture at the model's input size · what the model is given (hidden patches "
+            "dark) · its guess for *every* patch (only hidden ones are trained, so visible ones may look odd) · "
+            "its guesses pasted into the hidden patches, the real picture elsewhere · the error of each hidden "
+            "patch (blue small, red large).",
+            "从左到右：缩放到模型输入大小的图片 · 模型拿到的输入（被遮的图块是暗的）· 模型对*每个*图块的猜测"
+            "（只有被遮的图块参与训练，所以可见的图块可能看起来很怪）· 把猜测拼回被遮的位置、其余用真实图片 · "
+            "每个被遮图块的误差（蓝色小，红色大）。")
 N_PANEL = len(PANELS) + 1  # pictures + the caption
 
 
@@ -44,16 +53,21 @@ def painted(editor: Any) -> np.ndarray | None:
 def caption(r: Reconstruction) -> str:
     """What happened, in one paragraph: mask, targets, the two losses, notes, who answered."""
     total = r.mask.size
-    how = {"random": f"random {r.mask_patch} px squares", "brush": "your brush strokes",
-           "shared": "the same mask as the MAE panel"}[r.mask_source]
+    how = {"random": Text(f"random {r.mask_patch} px squares", f"随机的 {r.mask_patch} 像素方块"),
+           "shared": Text("the same mask as the MAE panel", "和 MAE 面板相同的掩码"),
+           "brush": Text("your brush strokes", "你的画笔涂抹")}[r.mask_source]
     share = r.loss / r.baseline_loss if r.baseline_loss > 0 else float("nan")
     lines = [
-        f"**{r.method}** hid **{r.hidden_patches} of {total} patches ({r.ratio:.0%})** of {r.patch_size} px, "
-        f"chosen by {how}. Trained to predict {r.target_kind}.",
-        f"Masked-region **{r.loss_name}**: model **{r.loss:.4f}**, mean-colour baseline **{r.baseline_loss:.4f}** "
-        f"(the model's error is {share:.0%} of the baseline's; 0-1 pixel units).",
+        Text(f"**{r.method}** hid **{r.hidden_patches} of {total} patches ({r.ratio:.0%})** of {r.patch_size} px, "
+             "chosen by ", f"**{r.method}** 遮住了 **{total} 个图块中的 {r.hidden_patches} 个（{r.ratio:.0%}）**，"
+             f"每块 {r.patch_size} 像素，由") + how + Text(f". Trained to predict {r.target_kind}.",
+                                                          f"选出。训练目标是预测 {r.target_kind}。"),
+        Text(f"Masked-region **{r.loss_name}**: model **{r.loss:.4f}**, mean-colour baseline **{r.baseline_loss:.4f}** "
+             f"(the model's error is {share:.0%} of the baseline's; 0-1 pixel units).",
+             f"被遮区域的 **{r.loss_name}**：模型 **{r.loss:.4f}**，平均颜色基线 **{r.baseline_loss:.4f}** "
+             f"（模型的误差是基线的 {share:.0%}；像素取 0-1）。"),
     ]
-    lines += [f"ℹ️ {n}" for n in r.notes]
+    lines = [say(line) for line in lines] + [f"ℹ️ {say(n)}" for n in r.notes]
     lines.append(answered_by(r.model, None, r.latency_ms, r.notice))
     return "\n\n".join(lines)
 
@@ -79,7 +93,8 @@ def run_reconstruct(image: str | None, method: str = "MAE", mae_model: str = "sh
     from visionlab.pipelines.masked import reconstruct, reconstruct_pair
 
     if method not in METHODS:
-        raise gr.Error(f"'{method}' is not a method of this tab. Pick MAE, SimMIM or Both.")
+        raise error(f"'{method}' is not a method of this tab. Pick MAE, SimMIM or Both.",
+                    f"“{method}” 不是这个标签页的方法。请选 MAE、SimMIM 或两个并排。")
     strokes = painted(brush) if mask_source == SOURCES[1] else None
     if mask_source == SOURCES[1] and strokes is None:
         strokes = np.zeros((1, 1), bool)  # empty brush: the pipeline falls back to random, with a sentence
@@ -121,10 +136,10 @@ def picture_to_editor(image: str | None):
     return {"background": image, "layers": [], "composite": image}
 
 
-def result_panel(heading: str, visible: bool = True, legend: bool = True):
+def result_panel(heading, visible: bool = True, legend: bool = True):
     """One method's row of pictures and its caption."""
     with gr.Column(visible=visible) as col:
-        title = gr.Markdown(f"### {heading}")
+        title = gr.Markdown(heading)
         with gr.Row(equal_height=True):
             pics = [gr.Image(label=label, interactive=False, height=220, buttons=["download"]) for label in PANELS]
         if legend:
@@ -137,39 +152,44 @@ def build() -> None:
     mae_default = model_choices("masked-mae", PREFER["MAE"])[1]
     with gr.Row():
         with gr.Column(scale=3, min_width=300):
-            image = image_input(label="Picture", height=260)
-            method = gr.Radio(METHODS, value="MAE", label="Method")
-            mae_model = model_dropdown("masked-mae", "MAE model", prefer=PREFER["MAE"])
-            simmim_model = model_dropdown("masked-simmim", "SimMIM model", prefer=PREFER["SimMIM"], visible=False)
+            image = image_input(label=tr("Picture", "图片"), height=260)
+            method = gr.Radio(METHOD_CHOICES, value="MAE", label=tr("Method", "方法"))
+            mae_model = model_dropdown("masked-mae", tr("MAE model", "MAE 模型"), prefer=PREFER["MAE"])
+            simmim_model = model_dropdown("masked-simmim", tr("SimMIM model", "SimMIM 模型"), prefer=PREFER["SimMIM"],
+                                          visible=False)
             ratio = gr.Slider(0.05, 0.95, value=0.75, step=0.05,
-                              label="Mask ratio: share of the picture hidden (MAE default 0.75, SimMIM 0.5)")
+                              label=tr("Mask ratio: share of the picture hidden (MAE default 0.75, SimMIM 0.5)",
+                                       "掩码比例：图片被遮住的比例（MAE 默认 0.75，SimMIM 默认 0.5）"))
             mask_patch = gr.Slider(4, 112, value=model_facts(mae_default)["mask_patch"], step=4,
-                                   label="Mask patch size in pixels of the model's input (rounded to whole patches)")
-            seed = gr.Slider(0, 999, value=0, step=1, label="Seed (same seed, same mask)")
-            mask_source = gr.Radio(SOURCES, value=SOURCES[0], label="What to hide")
-            brush = gr.ImageEditor(label="Brush: paint over what to hide (every touched patch is hidden)",
+                                   label=tr("Mask patch size in pixels of the model's input (rounded to whole patches)",
+                                            "掩码块大小，以模型输入的像素计（取整到整块图块）"))
+            seed = gr.Slider(0, 999, value=0, step=1, label=tr("Seed (same seed, same mask)", "随机种子（种子相同，掩码相同）"))
+            mask_source = gr.Radio(SOURCE_CHOICES, value=SOURCES[0], label=tr("What to hide", "遮住什么"))
+            brush = gr.ImageEditor(label=tr("Brush: paint over what to hide (every touched patch is hidden)",
+                                            "画笔：涂抹要遮住的地方（碰到的图块都会被遮住）"),
                                    type="numpy", image_mode="RGBA", sources=[], height=300, layers=False,
                                    transforms=[], brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed"),
                                    eraser=gr.Eraser(), visible=False)
-            run = gr.Button("Hide and reconstruct", variant="primary")
+            run = gr.Button(tr("Hide and reconstruct", "遮住并重建"), variant="primary")
             gr.Examples(example_paths(), inputs=[image], examples_per_page=12,
-                        label="Examples: public-domain photos and ShapesWorld pictures")
+                        label=tr("Examples: public-domain photos and ShapesWorld pictures",
+                                 "示例：公有领域照片和 ShapesWorld 图片"))
         with gr.Column(scale=9):
-            _, title_a, outputs_a = result_panel("MAE")
-            panel_b, _, outputs_b = result_panel("SimMIM, same mask", visible=False, legend=False)
-            loss_json = gr.JSON(label="Losses (masked region, 0-1 pixel units)", visible=False)
-    with gr.Accordion("What am I looking at? / 这是什么?", open=False):
-        gr.Markdown(note("masked"), latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
-                                                      {"left": "$", "right": "$", "display": False}])
+            _, title_a, outputs_a = result_panel("### MAE")
+            panel_b, _, outputs_b = result_panel(tr("### SimMIM, same mask", "### SimMIM，同一个掩码"), visible=False,
+                                                 legend=False)
+            loss_json = gr.JSON(label=tr("Losses (masked region, 0-1 pixel units)", "损失（被遮区域，像素取 0-1）"),
+                                visible=False)
+    note_panel("masked")
 
     inputs = [image, method, mae_model, simmim_model, ratio, mask_patch, seed, mask_source, brush]
     outputs = [*outputs_a, *outputs_b, loss_json]
-    main = dict(fn=user_errors(run_reconstruct), inputs=inputs, outputs=outputs, concurrency_id=MODEL_CONCURRENCY)
+    main = dict(fn=handler(run_reconstruct), inputs=inputs, outputs=outputs, concurrency_id=MODEL_CONCURRENCY)
     run.click(**main, api_name="reconstruct")
-    auto = {**main, "fn": user_errors(skip_without_image(run_reconstruct, len(outputs))), "api_visibility": "private",
+    auto = {**main, "fn": handler(skip_without_image(run_reconstruct, len(outputs))), "api_visibility": "private",
             "trigger_mode": "always_last"}
     gr.on([image.change, ratio.input, mask_patch.input, seed.input, mask_source.input], **auto)
-    gr.on([brush.input, brush.apply], **{**auto, "fn": user_errors(when_brushing(run_reconstruct, len(outputs)))})
+    gr.on([brush.input, brush.apply], **{**auto, "fn": handler(when_brushing(run_reconstruct, len(outputs)))})
     settings = dict(fn=settings_for, inputs=[method, mae_model, simmim_model, ratio],
                     outputs=[ratio, mask_patch, mae_model, simmim_model, panel_b, title_a], api_visibility="private",
                     queue=False)

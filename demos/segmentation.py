@@ -7,11 +7,14 @@ import json
 import gradio as gr
 import numpy as np
 
-from demos.common import MODEL_CONCURRENCY, example_paths, image_input, note, user_errors
+from demos.common import MODEL_CONCURRENCY, example_paths, image_input, note_panel, handler, warn
+from demos.i18n import error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.models.registry import specs_for
+from visionlab.text import Text
 
 CLICK_MODES = ["Object point (+)", "Background point (−)", "Box: click two corners"]
+CLICK_CHOICES = [(tr(en, zh), en) for en, zh in zip(CLICK_MODES, ["物体上的点（+）", "背景上的点（−）", "框：点击两个对角"])]
 EMPTY_PROMPTS = {"points": [], "box": None, "corner": None}
 
 
@@ -20,13 +23,19 @@ def model_choices() -> tuple[list[tuple[str, str]], str]:
     from visionlab.models.sam import checkpoint_path
 
     specs = specs_for("segmentation")
-    choices = [(s.title + ("" if checkpoint_path(s).exists() else " (checkpoint missing: GrabCut answers)"), s.key)
-               for s in specs]
+    missing = tr(" (checkpoint missing: GrabCut answers)", "（缺少权重文件：由 GrabCut 回答）")
+    choices = [(s.title if checkpoint_path(s).exists() else s.title + missing, s.key) for s in specs]
     return choices, specs[0].key
 
 
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "api"
+
+
+def need_picture(image: str | None, then: str = "", then_zh: str = "") -> None:
+    """Stop with a sentence when no picture is loaded yet."""
+    if image is None:
+        raise error(f"Upload a picture (or pick an example) first{then}.", f"请先上传一张图片（或选一个示例）{then_zh}。")
 
 
 def summary(seg) -> str:
@@ -35,12 +44,16 @@ def summary(seg) -> str:
 
     title = get_spec(seg.model).title
     if seg.method == "grabcut":
-        return f"⚠️ {seg.notice}\n\nGrabCut took {seg.decoder_ms:.0f} ms."
-    cost = (f"image encoder **{seg.encoder_ms:.0f} ms** (this picture was new for you)" if seg.encoder_ms
-            else "image encoder **skipped** (embedding cached for this picture and user)")
-    scores = ", ".join(f"{s:.2f}" for s in seg.scores[:8])
-    return (f"Answered by **{title}**: {cost}; prompt encoder + mask decoder **{seg.decoder_ms:.0f} ms**. "
-            f"{len(seg.masks)} mask{'s' if len(seg.masks) != 1 else ''}; predicted IoU: {scores}.")
+        return warn(seg.notice, say(Text(f"GrabCut took {seg.decoder_ms:.0f} ms.", f"GrabCut 用时 {seg.decoder_ms:.0f} 毫秒。")))
+    cost = (Text(f"image encoder **{seg.encoder_ms:.0f} ms** (this picture was new for you)",
+                 f"图像编码器 **{seg.encoder_ms:.0f} 毫秒**（这张图对你来说是新的）") if seg.encoder_ms
+            else Text("image encoder **skipped** (embedding cached for this picture and user)",
+                      "**跳过**了图像编码器（这张图和这位用户的嵌入已缓存）"))
+    scores, n = ", ".join(f"{s:.2f}" for s in seg.scores[:8]), len(seg.masks)
+    return say(Text(f"Answered by **{title}**: ", f"由 **{title}** 回答：") + cost + Text(
+        f"; prompt encoder + mask decoder **{seg.decoder_ms:.0f} ms**. "
+        f"{n} mask{'s' if n != 1 else ''}; predicted IoU: {scores}.",
+        f"；提示编码器 + 掩码解码器 **{seg.decoder_ms:.0f} 毫秒**。{n} 个掩码；预测的 IoU：{scores}。"))
 
 
 def results(seg, picture):
@@ -79,7 +92,8 @@ def segment_endpoint(image: str | None, points: str = "", box: str = "", model: 
     note = ""
     if image is not None and not (points or "").strip() and not (box or "").strip():
         size = load_image(image).size
-        points, note = json.dumps([[size[0] / 2, size[1] / 2]]), "No prompt was given: one point at the centre was used. "
+        points = json.dumps([[size[0] / 2, size[1] / 2]])
+        note = say(Text("No prompt was given: one point at the centre was used. ", "没有给提示：用了图片中心的一个点。"))
     seg = segment(image, points, box, model, _session(request), download=_download_bar(progress))
     *pictures, text = outputs_for(seg)
     return (*pictures, note + text)
@@ -87,7 +101,8 @@ def segment_endpoint(image: str | None, points: str = "", box: str = "", model: 
 
 def _download_bar(progress: gr.Progress):
     def report(done: int, total: int) -> None:
-        progress(done / total if total else None, desc=f"Downloading the SAM checkpoint ({done >> 20} MB)")
+        progress(done / total if total else None,
+                 desc=say(Text(f"Downloading the SAM checkpoint ({done >> 20} MB)", f"正在下载 SAM 权重文件（{done >> 20} MB）")))
     return report
 
 
@@ -99,8 +114,7 @@ def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.Se
     from visionlab.pipelines.segmentation import parse_prompt, segment
     from visionlab.pipelines.segmentation_views import display_scale, prompt_picture
 
-    if image is None:
-        raise gr.Error("Upload a picture (or pick an example) first, then click on it.")
+    need_picture(image, ", then click on it", "，再点击它")
     picture = load_image(image)
     scale = display_scale(picture.height, picture.width)
     x, y = evt.index[0] / scale, evt.index[1] / scale
@@ -110,7 +124,8 @@ def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.Se
             prompts = {**prompts, "corner": [x, y]}
             shown = prompt_picture(np.asarray(picture), parse_prompt(prompts["points"], prompts["box"],
                                                                      picture.width, picture.height), corner=(x, y))
-            return shown, gr.skip(), gr.skip(), "First corner set: click the opposite corner.", prompts
+            return shown, gr.skip(), gr.skip(), say(Text("First corner set: click the opposite corner.",
+                                                          "第一个角已设好：请点击对角。")), prompts
         prompts = {**prompts, "box": [*prompts["corner"], x, y], "corner": None}
     else:
         prompts = {**prompts, "points": prompts["points"] + [[x, y, 1 if mode == CLICK_MODES[0] else 0]]}
@@ -129,7 +144,7 @@ def undo(image: str | None, prompts: dict, model: str, request: gr.Request):
     else:
         prompts["box"] = None
     if image is None or (not prompts["points"] and prompts["box"] is None):
-        return None, None, [], "No prompts left: click on the object.", {**EMPTY_PROMPTS}
+        return None, None, [], say(Text("No prompts left: click on the object.", "没有提示了：请点击物体。")), {**EMPTY_PROMPTS}
     return (*outputs_for(segment(image, prompts["points"], prompts["box"], model, _session(request))), prompts)
 
 
@@ -141,7 +156,7 @@ def show_picture(image: str | None):
     if image is None:
         return None, None, [], "", {**EMPTY_PROMPTS}
     return (prompt_picture(np.asarray(load_image(image)), None), None, [],
-            "Click on an object to cut it out.", {**EMPTY_PROMPTS})
+            say(Text("Click on an object to cut it out.", "点击一个物体，把它分割出来。")), {**EMPTY_PROMPTS})
 
 
 @gpu_task
@@ -149,21 +164,20 @@ def everything(image: str | None, model: str, points_per_side: int, request: gr.
                progress=gr.Progress()):
     from visionlab.pipelines.segmentation import segment_everything
 
-    if image is None:
-        raise gr.Error("Upload a picture (or pick an example) first.")
+    need_picture(image)
+    asking = say(Text("Asking SAM at every grid point", "在每个网格点上询问 SAM"))
     seg = segment_everything(image, model, _session(request), int(points_per_side),
-                             progress=lambda f: progress(f, desc="Asking SAM at every grid point"),
-                             download=_download_bar(progress))
+                             progress=lambda f: progress(f, desc=asking), download=_download_bar(progress))
     picture, annotated, pngs, text = all_masks(seg)
-    return picture, annotated, pngs, text + f" ({int(points_per_side) ** 2} grid points asked.)"
+    n = int(points_per_side) ** 2
+    return picture, annotated, pngs, text + say(Text(f" ({n} grid points asked.)", f"（询问了 {n} 个网格点。）"))
 
 
 def _boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.Request, progress=gr.Progress()):
     """Boxes as JSON (the Detection tab's kept boxes) become SAM box prompts: one mask per box."""
     from visionlab.pipelines.segmentation import segment_boxes
 
-    if image is None:
-        raise gr.Error("Upload a picture (or pick an example) first.")
+    need_picture(image)
     return all_masks(segment_boxes(image, boxes_json, model=model, session=_session(request),
                                        download=_download_bar(progress)))
 
@@ -177,13 +191,13 @@ def text_to_masks(image: str | None, text: str, detector: str, model: str, reque
     """Grounded-SAM: a detector turns the text into boxes, SAM turns each box into a mask."""
     from visionlab.pipelines.detection import detect, suppress
 
-    if image is None:
-        raise gr.Error("Upload a picture (or pick an example) first.")
+    need_picture(image)
     raw = detect(image, detector, text)
     kept = suppress(raw, 0.3, 0.5, "per-class")
     result = _boxes_to_masks(image, json.dumps(kept.as_json(raw)), model, request, progress)  # already on the GPU
-    found = f"{raw.title} found {len(kept.indices)} box{'es' if len(kept.indices) != 1 else ''}. "
-    return (*result[:3], found + result[3] + (f"\n\n⚠️ {raw.notice}" if raw.notice else ""))
+    n = len(kept.indices)
+    found = say(Text(f"{raw.title} found {n} box{'es' if n != 1 else ''}. ", f"{raw.title} 找到了 {n} 个框。"))
+    return (*result[:3], found + result[3] + (f"\n\n{warn(raw.notice)}" if raw.notice else ""))
 
 
 def build() -> dict:
@@ -193,51 +207,55 @@ def build() -> dict:
     choices, default = model_choices()
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
-            image = image_input(label="Picture", height=260)
-            model = gr.Dropdown(choices=choices, value=default, label="Segment Anything model")
-            mode = gr.Radio(CLICK_MODES, value=CLICK_MODES[0], label="A click on the picture adds")
+            image = image_input(label=tr("Picture", "图片"), height=260)
+            model = gr.Dropdown(choices=choices, value=default, label=tr("Segment Anything model", "Segment Anything 模型"))
+            mode = gr.Radio(CLICK_CHOICES, value=CLICK_MODES[0], label=tr("A click on the picture adds", "在图片上点击会加上"))
             with gr.Row():
-                undo_btn = gr.Button("Undo last")
-                clear_btn = gr.Button("Clear prompts")
-            with gr.Accordion("Everything / 全部分割", open=False):
-                per_side = gr.Slider(4, 32, value=8, step=1, label="Points per side (the grid of prompts)")
-                everything_btn = gr.Button("Segment everything")
-            with gr.Accordion("Text or detector boxes → masks (Grounded-SAM)", open=False):
+                undo_btn = gr.Button(tr("Undo last", "撤销上一步"))
+                clear_btn = gr.Button(tr("Clear prompts", "清除提示"))
+            with gr.Accordion(tr("Everything", "全部分割"), open=False):
+                per_side = gr.Slider(4, 32, value=8, step=1, label=tr("Points per side (the grid of prompts)",
+                                                                      "每边的点数（提示网格）"))
+                everything_btn = gr.Button(tr("Segment everything", "全部分割"))
+            with gr.Accordion(tr("Text or detector boxes → masks (Grounded-SAM)", "文字或检测框 → 掩码（Grounded-SAM）"),
+                              open=False):
                 det_choices, det_default = detector_choices("detection", "owlv2-base")
-                detector = gr.Dropdown(choices=det_choices, value=det_default, label="Detector")
-                text = gr.Textbox("cat", label="What to cut out (open-vocabulary detectors)")
-                text_btn = gr.Button("Find and cut out")
-                boxes = gr.Textbox("", label="Boxes as JSON (the Detection tab sends its kept boxes here)", lines=2)
-                boxes_btn = gr.Button("Cut out these boxes")
-            gr.Examples(example_paths(("scenes", "photos")), inputs=[image], examples_per_page=8, label="Examples")
+                detector = gr.Dropdown(choices=det_choices, value=det_default, label=tr("Detector", "检测器"))
+                text = gr.Textbox("cat", label=tr("What to cut out (open-vocabulary detectors)", "要分割什么（开放词汇检测器）"))
+                text_btn = gr.Button(tr("Find and cut out", "找到并分割"))
+                boxes = gr.Textbox("", label=tr("Boxes as JSON (the Detection tab sends its kept boxes here)",
+                                                "JSON 格式的框（检测标签页把保留的框发到这里）"), lines=2)
+                boxes_btn = gr.Button(tr("Cut out these boxes", "分割这些框"))
+            gr.Examples(example_paths(("scenes", "photos")), inputs=[image], examples_per_page=8,
+                        label=tr("Examples", "示例"))
         with gr.Column(scale=7):
-            clickable = gr.Image(label="Click here (green: object, red: background, yellow: box)",
+            clickable = gr.Image(label=tr("Click here (green: object, red: background, yellow: box)",
+                                          "点这里（绿色：物体，红色：背景，黄色：框）"),
                                  interactive=False, buttons=["download"], elem_id="sam-click")
-            caption = gr.Markdown("Pick a picture, then click on an object.")
-            annotated = gr.AnnotatedImage(label="Masks (hover to see each)")
-            gallery = gr.Gallery(label="Masks as PNG (download for slides)", columns=6, height=180, format="png",
-                                 object_fit="contain")
-    with gr.Accordion("What am I looking at? / 这是什么?", open=False):
-        gr.Markdown(note("segmentation"))
+            caption = gr.Markdown(tr("Pick a picture, then click on an object.", "选一张图片，然后点击一个物体。"))
+            annotated = gr.AnnotatedImage(label=tr("Masks (hover to see each)", "掩码（鼠标悬停查看每一个）"))
+            gallery = gr.Gallery(label=tr("Masks as PNG (download for slides)", "PNG 格式的掩码（可下载用于幻灯片）"),
+                                 columns=6, height=180, format="png", object_fit="contain")
+    note_panel("segmentation")
 
     prompts = gr.State({**EMPTY_PROMPTS})
     results = [clickable, annotated, gallery, caption]
     image.change(show_picture, image, [*results, prompts], api_visibility="private")
-    clickable.select(user_errors(on_click), [image, prompts, mode, model], [*results, prompts],
+    clickable.select(handler(on_click), [image, prompts, mode, model], [*results, prompts],
                      concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
-    undo_btn.click(user_errors(undo), [image, prompts, model], [*results, prompts],
+    undo_btn.click(handler(undo), [image, prompts, model], [*results, prompts],
                    concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     clear_btn.click(show_picture, image, [*results, prompts], api_visibility="private")
-    everything_btn.click(user_errors(everything), [image, model, per_side], results,
+    everything_btn.click(handler(everything), [image, model, per_side], results,
                          concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
-    text_btn.click(user_errors(text_to_masks), [image, text, detector, model], results,
+    text_btn.click(handler(text_to_masks), [image, text, detector, model], results,
                    concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
-    from_boxes = dict(fn=user_errors(boxes_to_masks), inputs=[image, boxes, model], outputs=results,
+    from_boxes = dict(fn=handler(boxes_to_masks), inputs=[image, boxes, model], outputs=results,
                       concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     boxes_btn.click(**from_boxes)
     # The API twin of the clicks: points and box as JSON text (gradio_client cannot click).
     api_points, api_box = gr.Textbox("", visible=False), gr.Textbox("", visible=False)
     api_trigger = gr.Button(visible=False)
-    api_trigger.click(user_errors(segment_endpoint), [image, api_points, api_box, model], results,
+    api_trigger.click(handler(segment_endpoint), [image, api_points, api_box, model], results,
                       api_name="segment", concurrency_id=MODEL_CONCURRENCY)
     return {"image": image, "boxes": boxes, "from_boxes": from_boxes}

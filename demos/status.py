@@ -7,6 +7,9 @@ from pathlib import Path
 
 import gradio as gr
 
+from demos.i18n import say, tr
+from visionlab.text import Text
+
 
 def resident_mb() -> float | None:
     """This process's resident memory in MiB (Linux), or None where /proc is missing."""
@@ -25,9 +28,11 @@ def status_line() -> str:
     from visionlab.models.hub import hub_status
 
     hub = hub_status()
-    where = "online: real models download from the Hugging Face Hub on first use" if hub.online else (
-        f"offline ({hub.reason}): the bundled ShapesWorld models answer")
-    return f"Device: `{get_device()}` · {where}"
+    where = Text("online: real models download from the Hugging Face Hub on first use",
+                 "在线：真实模型在第一次使用时从 Hugging Face Hub 下载") if hub.online else Text(
+        f"offline ({hub.reason.en}): the bundled ShapesWorld models answer",
+        f"离线（{hub.reason.zh}）：由自带的 ShapesWorld 模型回答")
+    return say(Text(f"Device: `{get_device()}` · ", f"设备：`{get_device()}` · ") + where)
 
 
 def status_details() -> str:
@@ -35,21 +40,28 @@ def status_details() -> str:
     from visionlab.models import REGISTRY
     from visionlab.models.loader import loaded_keys
 
-    models = ", ".join(REGISTRY[k].title for k in loaded_keys()) or "none yet (each loads on first use)"
+    models = ", ".join(REGISTRY[k].title for k in loaded_keys()) or say(
+        Text("none yet (each loads on first use)", "还没有（每个模型在第一次使用时加载）"))
     rss = resident_mb()
-    memory = f"{rss:,.0f} MiB resident" if rss is not None else "unknown"
+    memory = Text(f"{rss:,.0f} MiB resident", f"常驻内存 {rss:,.0f} MiB") if rss is not None else Text("unknown", "未知")
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
-        memory += f"; GPU {torch.cuda.memory_allocated() / 2**20:,.0f} MiB allocated"
-    return f"- **Models in memory:** {models}\n- **Memory:** {memory}"
+        gpu = torch.cuda.memory_allocated() / 2**20
+        memory += Text(f"; GPU {gpu:,.0f} MiB allocated", f"；GPU 已分配 {gpu:,.0f} MiB")
+    return say(Text(f"- **Models in memory:** {models}\n- **Memory:** ", f"- **内存中的模型：** {models}\n- **内存：** ")
+               + memory)
 
 
-def build(demo: gr.Blocks) -> None:
-    """The one-line status under the title, and a panel that refreshes itself every 10 s."""
+def build(language_known: list) -> None:
+    """The one-line status under the title, and a panel that refreshes itself every 10 s.
+
+    Both are written once the page's language is known (after each event in `language_known`:
+    the page opened, the language switched). Finding the device imports torch, which start-up
+    skips."""
     line = gr.Markdown(elem_classes="vl-status")
-    with gr.Accordion("Status / 状态", open=False):
+    with gr.Accordion(tr("Status", "状态"), open=False):
         details = gr.Markdown()
-    # Filled in when a page opens: finding the device imports torch, which start-up skips.
-    demo.load(status_line, None, line, api_visibility="private", queue=False)
+    for event in language_known:
+        event.then(lambda: (status_line(), status_details()), None, [line, details], api_visibility="private",
+                   queue=False)
     gr.Timer(10).tick(status_details, None, details, api_visibility="private", queue=False)
-    demo.load(status_details, None, details, api_visibility="private", queue=False)

@@ -8,17 +8,25 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input,
-                          model_choices, model_dropdown, note, skip_without_image, user_errors)
+                          model_choices, model_dropdown, note_panel, skip_without_image, handler, warn)
+from demos.figures import png_button
+from demos.i18n import say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
+from visionlab.text import Text
 
+# Choices are (shown, value) pairs: the value is the English, which is also what the API takes.
 SOFTMAX = "Softmax over the labels (they compete, sum to 1)"
 COSINE = "Cosine of each label on its own (no competition)"
-VIEWS = [SOFTMAX, COSINE]
+VIEWS = [(tr(SOFTMAX, "对标签做 softmax（互相竞争，总和为 1）"), SOFTMAX),
+         (tr(COSINE, "每个标签单独的余弦相似度（不竞争）"), COSINE)]
 ONE, ENSEMBLE = "One template", "Ensemble of templates"
+PRESETS = [(tr(ONE, "一个模板"), ONE), (tr(ENSEMBLE, "模板集成"), ENSEMBLE)]
 MATRIX_VIEWS = {"Cosine similarity": "cosine",
                 "Softmax along each row (picture → which text?)": "per_image",
                 "Softmax along each column (text → which picture?)": "per_text"}
+MATRIX_CHOICES = [(tr(en, zh), en) for en, zh in zip(MATRIX_VIEWS, ["余弦相似度", "按行 softmax（图片 → 哪段文字？）",
+                                                                   "按列 softmax（文字 → 哪张图片？）"])]
 TABLE_HEADERS = ["#", "label", "sentence(s) the text encoder read", "cosine", "logit = scale × cos", "prob."]
 PHOTO_CAPTIONS = {"astronaut": "a photo of an astronaut.", "chelsea": "a photo of a cat.",
                   "coffee": "a photo of a cup of coffee.", "rocket": "a photo of a rocket."}
@@ -79,36 +87,42 @@ def run_zero_shot(image: str | None, labels: str, model: str, templates: str, vi
         ranking = {s.label: s.probability for s in r.ranked}
     rows = [[i + 1, s.label, sentences_cell(s.sentences), round(s.cosine, 4), round(s.logit, 2),
              f"{s.probability:.1%}"] for i, s in enumerate(r.ranked)]
-    best = r.ranked[0]
-    ens = (f"the mean of {len(r.templates)} template sentences, normalised again (a prompt ensemble)"
-           if len(r.templates) > 1 else "one template sentence")
-    scale = (f"**Logit scale** (the model's learnt temperature): **{r.logit_scale:.2f}**. "
-             f"probability = softmax(scale × cosine) over the {len(r.ranked)} labels; each label's text "
-             f"embedding is {ens}.\n\nBest: **{best.label}**, cosine {best.cosine:.3f} → logit "
-             f"{best.logit:.2f} → probability {best.probability:.1%}.")
-    cache = []
-    if r.text_cached:
-        cache.append("labels from the text cache (text encoder skipped)")
-    if r.image_cached:
-        cache.append("picture from the image cache (image encoder skipped)")
+    best, n = r.ranked[0], len(r.templates)
+    ens = (Text(f"the mean of {n} template sentences, normalised again (a prompt ensemble)",
+                f"{n} 个模板句子的平均，再归一化（提示集成）") if n > 1 else Text("one template sentence", "一个模板句子"))
+    scale = say(Text(f"**Logit scale** (the model's learnt temperature): **{r.logit_scale:.2f}**. "
+                     f"probability = softmax(scale × cosine) over the {len(r.ranked)} labels; each label's text "
+                     "embedding is ",
+                     f"**Logit 缩放**（模型学到的温度）：**{r.logit_scale:.2f}**。"
+                     f"概率 = 对 {len(r.ranked)} 个标签做 softmax(缩放 × 余弦)；每个标签的文本嵌入是")
+                + ens + Text(f".\n\nBest: **{best.label}**, cosine {best.cosine:.3f} → logit "
+                             f"{best.logit:.2f} → probability {best.probability:.1%}.",
+                             f"。\n\n最好的：**{best.label}**，余弦 {best.cosine:.3f} → logit "
+                             f"{best.logit:.2f} → 概率 {best.probability:.1%}。"))
     footer = answered_by(r.model, r.device, r.latency_ms, r.notice)
-    if cache:
-        footer += " " + "; ".join(cache).capitalize() + "."
+    if r.text_cached:
+        footer += " " + say(Text("Labels came from the text cache (text encoder skipped).",
+                                 "标签来自文本缓存（跳过了文本编码器）。"))
+    if r.image_cached:
+        footer += " " + say(Text("The picture came from the image cache (image encoder skipped).",
+                                 "图片来自图像缓存（跳过了图像编码器）。"))
     notes = list(r.notes) + unseen_note(r.model, [best.label])
     if notes:
-        footer = "\n\n".join(f"ℹ️ {n}" for n in notes) + "\n\n" + footer
+        footer = "\n\n".join(f"ℹ️ {say(n)}" for n in notes) + "\n\n" + footer
     return ranking, rows, scale, upscale_nearest(r.model_input, 192), footer
 
 
-def unseen_note(model: str, texts: list[str]) -> list[str]:
+def unseen_note(model: str, texts: list[str]) -> list[Text]:
     """A sentence when a text names a colour-shape pair the bundled CLIP never saw in training."""
     from visionlab.pipelines.zero_shot import never_seen
 
     found = [pair for pair in never_seen(model) if any(pair in t.lower() for t in texts)]
     if not found:
         return []
-    return [f"Zero-shot: the tiny CLIP never saw a {' or a '.join(found)} in training. It learnt the colour "
-            "and the shape apart, from other pairs, and put them together here."]
+    return [Text(f"Zero-shot: the tiny CLIP never saw a {' or a '.join(found)} in training. It learnt the colour "
+                 "and the shape apart, from other pairs, and put them together here.",
+                 f"零样本：小 CLIP 在训练中从没见过 {' 或 '.join(found)}。它从别的组合里分别学会了颜色和形状，"
+                 "在这里把它们组合了起来。")]
 
 
 def sentences_cell(sentences: tuple[str, ...]) -> str:
@@ -117,7 +131,7 @@ def sentences_cell(sentences: tuple[str, ...]) -> str:
     return " | ".join(sentences[:3]) + more
 
 
-zero_shot_endpoint = user_errors(run_zero_shot)
+zero_shot_endpoint = handler(run_zero_shot)
 
 
 def _gallery_files(gallery) -> list[str]:
@@ -125,7 +139,7 @@ def _gallery_files(gallery) -> list[str]:
     return [item[0] if isinstance(item, (list, tuple)) else item for item in (gallery or [])]
 
 
-@user_errors
+@handler
 @gpu_task
 def run_matrix(gallery, captions: str, model: str, view: str = "Cosine similarity"):
     """The N pictures x M sentences matrix as a heatmap with values, and a legend table."""
@@ -144,17 +158,19 @@ def run_matrix(gallery, captions: str, model: str, view: str = "Cosine similarit
         best[np.arange(values.shape[0]), values.argmax(1)] = True
     picture = matrix_picture(values, list(m.thumbs), [f"T{j + 1}" for j in range(len(m.texts))], highlight=best)
     legend = [[f"T{j + 1}", t] for j, t in enumerate(m.texts)]
-    where = "each picture's best text" if kind != "per_text" else "each text's best picture"
-    text = (f"{len(m.thumbs)} pictures (rows) × {len(m.texts)} texts (columns) · logit scale {m.logit_scale:.2f} · "
-            f"outlined: {where}. In training the matching pairs sit on the diagonal, and CLIP's loss is "
-            "cross-entropy along every row and every column.")
-    text = " ".join([text] + unseen_note(m.model, list(m.texts)))
-    if m.notice:
-        text = f"⚠️ {m.notice}\n\n{text}"
-    return picture, legend, text
+    rows, cols = len(m.thumbs), len(m.texts)
+    where = (Text("each picture's best text", "每张图片最匹配的文字") if kind != "per_text"
+             else Text("each text's best picture", "每段文字最匹配的图片"))
+    text = (Text(f"{rows} pictures (rows) × {cols} texts (columns) · logit scale {m.logit_scale:.2f} · outlined: ",
+                 f"{rows} 张图片（行）× {cols} 段文字（列）· logit 缩放 {m.logit_scale:.2f} · 框出的是：")
+            + where + Text(". In training the matching pairs sit on the diagonal, and CLIP's loss is "
+                           "cross-entropy along every row and every column.",
+                           "。训练时匹配的图文对在对角线上，CLIP 的损失是沿每一行和每一列的交叉熵。"))
+    text = " ".join(say(t) for t in [text] + unseen_note(m.model, list(m.texts)))
+    return picture, legend, warn(m.notice, text)
 
 
-@user_errors
+@handler
 @gpu_task
 def run_retrieve(gallery, query: str, model: str):
     """The gallery's pictures ranked for a sentence, each captioned with cosine and probability."""
@@ -164,10 +180,11 @@ def run_retrieve(gallery, query: str, model: str):
     r = retrieve(query, files, model)
     ranked = [(files[i], f"{k + 1}. cos {r.cosine[i]:.2f} · {r.probability[i]:.0%}")
               for k, i in enumerate(r.order)]
-    text = (f"“{r.query}” against {len(files)} pictures, best first: cosine, then the softmax over the "
-            "pictures (one column of the matrix).")
-    text = " ".join([text] + unseen_note(r.model, [r.query]))
-    return ranked, (f"⚠️ {r.notice}\n\n" if r.notice else "") + text
+    text = Text(f"“{r.query}” against {len(files)} pictures, best first: cosine, then the softmax over the "
+                "pictures (one column of the matrix).",
+                f"用“{r.query}”搜索 {len(files)} 张图片，最好的在前：先是余弦，然后是对图片做的 softmax（矩阵的一列）。")
+    text = " ".join(say(t) for t in [text] + unseen_note(r.model, [r.query]))
+    return ranked, warn(r.notice, text)
 
 
 def default_query(model: str) -> str:
@@ -189,48 +206,57 @@ def build() -> None:
     first = defaults(start)
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
-            image = image_input(label="Picture", height=280)
-            model = model_dropdown("zero-shot", "Model (two encoders: picture and text)",
+            image = image_input(label=tr("Picture", "图片"), height=280)
+            model = model_dropdown("zero-shot", tr("Model (two encoders: picture and text)", "模型（两个编码器：图像和文本）"),
                                    prefer=DEFAULT_MODELS["zero-shot"])
             labels = gr.Textbox(first.labels, lines=3, max_lines=12,
-                                label="Labels: any words, separated by commas or new lines")
-            preset = gr.Radio([ONE, ENSEMBLE], value=ONE, label="Templates",
-                              info="A template turns each label into a sentence; {} is where the label goes.")
-            templates = gr.Textbox(first.template, lines=2, max_lines=10, label="Template(s), one per line")
-            view = gr.Radio(VIEWS, value=SOFTMAX, label="Ranking")
-            run = gr.Button("Rank the labels", variant="primary")
+                                label=tr("Labels: any words, separated by commas or new lines",
+                                         "标签：任意词语，用逗号或换行分隔"))
+            preset = gr.Radio(PRESETS, value=ONE, label=tr("Templates", "模板"),
+                              info=tr("A template turns each label into a sentence; {} is where the label goes.",
+                                      "模板把每个标签变成一句话；{} 是放标签的位置。"))
+            templates = gr.Textbox(first.template, lines=2, max_lines=10,
+                                   label=tr("Template(s), one per line", "模板，每行一个"))
+            view = gr.Radio(VIEWS, value=SOFTMAX, label=tr("Ranking", "排序方式"))
+            run = gr.Button(tr("Rank the labels", "给标签排序"), variant="primary")
             gr.Examples(example_paths(), inputs=[image], examples_per_page=12,
-                        label="Examples: public-domain photos and ShapesWorld pictures")
+                        label=tr("Examples: public-domain photos and ShapesWorld pictures",
+                                 "示例：公有领域照片和 ShapesWorld 图片"))
         with gr.Column(scale=7):
             notice = gr.Markdown()
-            ranking = gr.Label(label="Ranking", num_top_classes=10)
+            ranking = gr.Label(label=tr("Ranking", "排序"), num_top_classes=10)
+            png_button(ranking, Text("Zero-shot ranking", "零样本排序"))
             scale = gr.Markdown()
-            table = gr.Dataframe(headers=TABLE_HEADERS, label="Every label: its sentence(s), cosine, logit and "
-                                 "probability", interactive=False, wrap=True, max_height=320,
+            table = gr.Dataframe(headers=TABLE_HEADERS,
+                                 label=tr("Every label: its sentence(s), cosine, logit and probability",
+                                          "每个标签：它的句子、余弦、logit 和概率"),
+                                 interactive=False, wrap=True, max_height=320,
                                  column_widths=["6%", "18%", "40%", "11%", "14%", "11%"])
-            seen = gr.Image(label="What the image encoder saw (resized, cropped)", interactive=False, height=200,
-                            buttons=["download"])
-    with gr.Accordion("The similarity matrix and text-to-picture search / 相似度矩阵与以文搜图", open=True):
+            png_button(table, Text("Every label: sentences, cosine, logit and probability",
+                                   "每个标签：句子、余弦、logit 和概率"))
+            seen = gr.Image(label=tr("What the image encoder saw (resized, cropped)", "图像编码器看到的输入（缩放、裁剪后）"),
+                            interactive=False, height=200, buttons=["download"])
+    with gr.Accordion(tr("The similarity matrix and text-to-picture search", "相似度矩阵与以文搜图"), open=True):
         with gr.Row():
             with gr.Column(scale=4, min_width=320):
-                gallery = gr.Gallery(gallery_paths(start), label="Gallery: the examples; add your own pictures",
+                gallery = gr.Gallery(gallery_paths(start),
+                                     label=tr("Gallery: the examples; add your own pictures", "图库：示例图片；可以加入你自己的图片"),
                                      interactive=True, type="filepath", columns=5, height=240,
                                      file_types=["image"])
                 captions = gr.Textbox(matrix_captions(start), lines=6, max_lines=20,
-                                      label="Texts, one per line (the columns)")
-                matrix_view = gr.Radio(list(MATRIX_VIEWS), value="Cosine similarity", label="Values")
-                show = gr.Button("Show the matrix", variant="primary")
-                query = gr.Textbox(default_query(start), label="Search the gallery with a sentence")
-                search = gr.Button("Search")
+                                      label=tr("Texts, one per line (the columns)", "文字，每行一段（矩阵的列）"))
+                matrix_view = gr.Radio(MATRIX_CHOICES, value="Cosine similarity", label=tr("Values", "数值"))
+                show = gr.Button(tr("Show the matrix", "显示矩阵"), variant="primary")
+                query = gr.Textbox(default_query(start), label=tr("Search the gallery with a sentence", "用一句话搜索图库"))
+                search = gr.Button(tr("Search", "搜索"))
             with gr.Column(scale=7):
                 matrix_text = gr.Markdown()
-                matrix = gr.Image(label="Pictures × texts", interactive=False, buttons=["download"])
-                legend = gr.Dataframe(headers=["column", "text"], label="Columns", interactive=False, wrap=True)
-                results = gr.Gallery(label="Search results, best first", columns=5, height=260)
+                matrix = gr.Image(label=tr("Pictures × texts", "图片 × 文字"), interactive=False, buttons=["download"])
+                legend = gr.Dataframe(headers=["column", "text"], label=tr("Columns", "列"), interactive=False, wrap=True)
+                png_button(legend, Text("Columns of the similarity matrix", "相似度矩阵的列"))
+                results = gr.Gallery(label=tr("Search results, best first", "搜索结果，最好的在前"), columns=5, height=260)
                 results_text = gr.Markdown()
-    with gr.Accordion("What am I looking at? / 这是什么?", open=False):
-        gr.Markdown(note("zero_shot"), latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
-                                                         {"left": "$", "right": "$", "display": False}])
+    note_panel("zero_shot")
 
     main = dict(fn=zero_shot_endpoint, inputs=[image, labels, model, templates, view],
                 outputs=[ranking, table, scale, seen, notice], concurrency_id=MODEL_CONCURRENCY)

@@ -213,8 +213,8 @@ def test_ratio_zero_and_one_are_clamped_with_a_sentence(tiny_pipes):
     pipe = tiny_pipes["MAE"]
     low = pipe(np.zeros((20, 20, 3), np.uint8), request=MaskRequest(ratio=0.0))
     high = pipe(np.zeros((20, 20, 3), np.uint8), request=MaskRequest(ratio=1.0))
-    assert low.hidden_patches == 1 and "used 0.05" in " ".join(low.notes)
-    assert high.hidden_patches == 15 and "used 0.95" in " ".join(high.notes)
+    assert low.hidden_patches == 1 and "used 0.05" in " ".join(map(str, low.notes))
+    assert high.hidden_patches == 15 and "used 0.95" in " ".join(map(str, high.notes))
     with pytest.raises(VisionLabError, match="mask ratio"):
         pipe(np.zeros((20, 20, 3), np.uint8), request=MaskRequest(ratio=float("nan")))
 
@@ -223,10 +223,10 @@ def test_brush_empty_full_and_partial(tiny_pipes):
     pipe = tiny_pipes["SimMIM"]
     image = np.random.default_rng(0).integers(0, 255, (120, 90, 3), dtype=np.uint8)
     empty = pipe(image, request=MaskRequest(ratio=0.5, brush=np.zeros((120, 90, 4), np.uint8)))
-    assert empty.mask_source == "random" and empty.mask.any() and "empty" in " ".join(empty.notes)
+    assert empty.mask_source == "random" and empty.mask.any() and "empty" in " ".join(map(str, empty.notes))
     full = pipe(image, request=MaskRequest(brush=np.full((120, 90, 4), 255, np.uint8)))
     assert full.mask.all() and full.mask_source == "brush" and np.isfinite(full.loss)
-    assert "every patch" in " ".join(full.notes)
+    assert "every patch" in " ".join(map(str, full.notes))
     stroke = np.zeros((120, 90), bool)
     stroke[:10, :10] = True                                           # top-left corner only
     part = tiny_pipes["MAE"](image, request=MaskRequest(brush=stroke))
@@ -302,7 +302,7 @@ def test_two_threads_asking_different_ratios_get_their_own(held_out):
 
 def test_hub_model_offline_falls_back_to_the_bundled_one_of_its_method(held_out):
     r = reconstruct(held_out[1], "simmim-swin-base")
-    assert r.model == "shapes-simmim-tiny" and r.method == "SimMIM" and "not available" in r.notice
+    assert r.model == "shapes-simmim-tiny" and r.method == "SimMIM" and "not available" in str(r.notice)
 
 
 def test_not_a_masked_model():

@@ -89,7 +89,7 @@ def test_grabcut_answers_offline_with_a_notice(monkeypatch):
     monkeypatch.setattr(seg, "sam_for", lambda model, download=None: (None, "SAM ViT-B needs its checkpoint."))
     s = scene(5)
     result = seg.segment(s.image, None, s.boxes[0].tolist())
-    assert result.method == "grabcut" and "GrabCut" in result.notice and result.masks.shape == (1, 128, 128)
+    assert result.method == "grabcut" and "GrabCut" in str(result.notice) and result.masks.shape == (1, 128, 128)
     from_points = seg.segment(s.image, [[float(v) for v in np.argwhere(s.masks[0])[0][::-1]]])
     assert from_points.masks.any()
     with pytest.raises(VisionLabError, match="needs SAM"):
@@ -150,4 +150,4 @@ def test_missing_checkpoint_offline_says_which_file(monkeypatch, tmp_path):
     monkeypatch.setattr(hub, "hub_status", lambda: hub.HubStatus(False, "no network"))
     monkeypatch.setattr("visionlab.models.sam.checkpoint_path", lambda spec: tmp_path / spec.file)
     sam, why = seg.sam_for("sam-vit-b")
-    assert sam is None and "sam_vit_b_01ec64.pth" in why and "weights/" in why
+    assert sam is None and "sam_vit_b_01ec64.pth" in str(why) and "weights/" in why.zh

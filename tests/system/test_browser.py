@@ -19,7 +19,7 @@ def page(app_url):
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(app_url, wait_until="load", timeout=120_000)
-        page.get_by_role("tab", name="Segment Anything / 分割").wait_for(timeout=120_000)  # the last tab: all built
+        page.get_by_role("tab", name="Segment Anything").wait_for(timeout=120_000)  # the last tab: all built
         yield page
         browser.close()
 
@@ -50,10 +50,19 @@ def test_example_runs_and_a_label_appears(page, output_dir):
     assert label.text_content().strip() == "star"
     page.get_by_text("Answered by").first.wait_for(timeout=30_000)
     page.screenshot(path=str(output_dir / "classification.png"), full_page=True)
+    # the scores as a PNG figure for slides
+    button = page.get_by_role("button", name="Download as PNG (for slides)").first
+    page.wait_for_function("[...document.querySelectorAll('button')].some(b => "
+                           "b.textContent.includes('Download as PNG') && !b.disabled)", timeout=30_000)
+    with page.expect_download(timeout=30_000) as download:
+        button.click()
+    path = output_dir / "classification-scores.png"
+    download.value.save_as(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5_000
 
 
 def test_attention_tab_shows_rollout_and_a_patch_click(page, output_dir):
-    open_example(page, "Attention / 注意力", "yellow-star")
+    open_example(page, "Attention", "yellow-star")
     caption = page.get_by_text("Attention rollout through all").first
     caption.wait_for(timeout=60_000)
     grid = page.get_by_text("How a ViT reads the picture").first
@@ -66,7 +75,7 @@ def test_attention_tab_shows_rollout_and_a_patch_click(page, output_dir):
 
 
 def test_detection_tab_detects_and_steps_through_nms(page, output_dir):
-    open_example(page, "Detection & NMS / 检测", "scene-1")
+    open_example(page, "Detection & NMS", "scene-1")
     page.get_by_text("After per-class NMS").first.wait_for(timeout=60_000)
     page.get_by_text("Before NMS:").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Next ▶").click()
@@ -77,7 +86,7 @@ def test_detection_tab_detects_and_steps_through_nms(page, output_dir):
 
 
 def test_segment_anything_tab_cuts_out_a_clicked_object(page, output_dir):
-    open_example(page, "Segment Anything / 分割", "scene-1")
+    open_example(page, "Segment Anything", "scene-1")
     page.get_by_text("Click on an object to cut it out").first.wait_for(timeout=60_000)
     # the yellow star of scene-1 sits up and left of the middle (see examples/scenes/scene-1.png)
     click_picture(page, "#sam-click img", 0.32, 0.32)
@@ -86,13 +95,34 @@ def test_segment_anything_tab_cuts_out_a_clicked_object(page, output_dir):
 
 
 def test_masked_modeling_tab_reconstructs_an_example(page, output_dir):
-    open_example(page, "Masked modeling / 掩码建模", "yellow-star")
+    open_example(page, "Masked modeling", "yellow-star")
     page.get_by_text("of the baseline's").first.wait_for(timeout=60_000)
     page.screenshot(path=str(output_dir / "masked.png"), full_page=True)
 
 
 def test_zero_shot_tab_ranks_labels_for_an_example(page, output_dir):
-    open_example(page, "Zero-shot CLIP / 零样本", "yellow-star")
+    open_example(page, "Zero-shot CLIP", "yellow-star")
     page.get_by_text("Answered by Tiny CLIP").first.wait_for(timeout=60_000)
     page.get_by_text("Logit scale").first.wait_for(timeout=30_000)
     page.screenshot(path=str(output_dir / "zero_shot.png"), full_page=True)
+
+
+def test_language_switch_changes_labels_and_server_sentences(page, output_dir):
+    """中文 relabels the page in place (tabs, buttons, notes) and the server answers in Chinese;
+    English switches it all back. Runs last in this file: the other tests read English."""
+    page.get_by_role("tab", name="Classification").click()
+    page.locator("#vl-language").get_by_text("中文").click()
+    page.get_by_role("tab", name="图像分类").wait_for(timeout=30_000)
+    page.get_by_role("button", name="分类", exact=True).wait_for(timeout=30_000)
+    assert page.get_by_role("tab", name="Classification").count() == 0
+    assert page.evaluate("document.documentElement.lang").startswith("zh")
+    # a server-written sentence: the error for an empty label box, in Chinese
+    page.get_by_role("tab", name="零样本 CLIP").click()
+    labels = page.get_by_label("标签：任意词语，用逗号或换行分隔")
+    labels.fill("")
+    page.get_by_role("button", name="给标签排序").click()
+    page.get_by_text("请至少输入一个标签").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(output_dir / "chinese.png"), full_page=True)
+    page.locator("#vl-language").get_by_text("English").click()
+    page.get_by_role("tab", name="Zero-shot CLIP").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Rank the labels").wait_for(timeout=30_000)

@@ -14,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from visionlab.text import Text, as_text
+
 PROBE_TIMEOUT_S = 1.0
 _TRUE = ("1", "true", "yes", "on")
 _lock = threading.Lock()
@@ -25,7 +27,10 @@ class HubStatus:
     """online: hub downloads may be tried. reason: one sentence a student can read."""
 
     online: bool
-    reason: str
+    reason: Text
+
+    def __post_init__(self):  # a plain string reads the same in both languages
+        object.__setattr__(self, "reason", as_text(self.reason))
 
 
 def endpoint() -> str:
@@ -67,15 +72,15 @@ def hub_status(force_offline: bool = False) -> HubStatus:
     global _status
     with _lock:
         if force_offline:
-            _status = HubStatus(False, "offline mode was requested (--offline)")
+            _status = HubStatus(False, Text("offline mode was requested (--offline)", "启动时要求了离线模式（--offline）"))
         elif _status is None:
             if os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE:
-                _status = HubStatus(False, "HF_HUB_OFFLINE is set")
+                _status = HubStatus(False, Text("HF_HUB_OFFLINE is set", "设置了 HF_HUB_OFFLINE"))
             elif probe():
-                _status = HubStatus(True, "the Hugging Face Hub is reachable")
+                _status = HubStatus(True, Text("the Hugging Face Hub is reachable", "可以连上 Hugging Face Hub"))
             else:
                 host = urlparse(endpoint()).hostname
-                _status = HubStatus(False, f"{host} cannot be reached from this machine")
+                _status = HubStatus(False, Text(f"{host} cannot be reached from this machine", f"这台机器连不上 {host}"))
         if not _status.online:
             go_offline()
         return _status

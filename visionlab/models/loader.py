@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 from visionlab.models.cache import LRUCache
 from visionlab.models.device import get_device
 from visionlab.models.hub import hub_status
@@ -40,7 +41,7 @@ class LoadedModel:
     spec: ModelSpec
     requested: ModelSpec
     model: Any
-    notice: str | None
+    notice: Text | None
     load_seconds: float
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -123,9 +124,11 @@ def load_spec(spec: ModelSpec) -> tuple[Any, float, dict]:
     """Load one spec through its library's loader (cached). Returns (model, load_seconds, memo)."""
     def load() -> tuple[Any, float, dict]:
         if spec.bundled and not (spec.local_dir / "config.json").exists():
-            raise ModelLoadError(
+            raise ModelLoadError(Text(
                 f"the bundled weights for {spec.title} are missing from {spec.local_dir}; "
-                f"re-create them with: python -m visionlab.toy.train configs/{spec.key}.toml")
+                f"re-create them with: python -m visionlab.toy.train configs/{spec.key}.toml",
+                f"{spec.local_dir} 里缺少 {spec.title} 的自带权重；"
+                f"用这个命令重新生成：python -m visionlab.toy.train configs/{spec.key}.toml"))
         t0 = time.perf_counter()
         model = _place(LOADERS[spec.library](spec), spec)
         return model, time.perf_counter() - t0, {}
@@ -133,17 +136,21 @@ def load_spec(spec: ModelSpec) -> tuple[Any, float, dict]:
     return _cache.get_or_load(spec.key, load)
 
 
-def _fallback(requested: ModelSpec, why: str) -> LoadedModel:
+def _fallback(requested: ModelSpec, why: Text) -> LoadedModel:
     if not requested.fallback:
-        raise ModelLoadError(f"{requested.title} is not available ({why}), and there is no bundled stand-in.")
+        raise ModelLoadError(Text(f"{requested.title} is not available ({why.en}), and there is no bundled stand-in.",
+                                  f"{requested.title} 现在用不了（{why.zh}），也没有自带的替代模型。"))
     used = get_spec(requested.fallback)
     try:
         model, seconds, memo = load_spec(used)
     except Exception as e:  # noqa: BLE001 - the message goes to the user
-        raise ModelLoadError(f"{requested.title} is not available ({why}), and the bundled "
-                             f"{used.title} failed to load too: {e}") from e
-    notice = (f"{requested.title} is not available ({why}), so the bundled {used.title} answered "
-              f"instead. It was trained on ShapesWorld: it knows only ShapesWorld's pictures.")
+        raise ModelLoadError(Text(f"{requested.title} is not available ({why.en}), and the bundled "
+                                  f"{used.title} failed to load too: {e}",
+                                  f"{requested.title} 现在用不了（{why.zh}），自带的 {used.title} 也加载失败：{e}")) from e
+    notice = Text(f"{requested.title} is not available ({why.en}), so the bundled {used.title} answered "
+                  f"instead. It was trained on ShapesWorld: it knows only ShapesWorld's pictures.",
+                  f"{requested.title} 现在用不了（{why.zh}），所以由自带的 {used.title} 回答。"
+                  f"它是在 ShapesWorld 上训练的：只认识 ShapesWorld 的图片。")
     return LoadedModel(used, requested, model, notice, seconds, memo)
 
 
@@ -156,7 +163,7 @@ def load_model(key: str) -> LoadedModel:
         except ModelLoadError:
             raise
         except Exception as e:  # noqa: BLE001
-            raise ModelLoadError(f"{spec.title} failed to load: {e}") from e
+            raise ModelLoadError(Text(f"{spec.title} failed to load: {e}", f"{spec.title} 加载失败：{e}")) from e
         return LoadedModel(spec, spec, model, None, seconds, memo)
     why = _why_not_now(spec)
     if why:
@@ -166,21 +173,23 @@ def load_model(key: str) -> LoadedModel:
     except Exception as e:  # noqa: BLE001 - any hub/library failure means: use the stand-in
         log.warning("loading %s failed: %s", key, e)
         status = hub_status()
-        why = (f"downloading it failed ({type(e).__name__})" if status.online
-               else f"offline: {status.reason}, and loading it from the local cache failed")
+        why = (Text(f"downloading it failed ({type(e).__name__})", f"下载失败（{type(e).__name__}）") if status.online
+               else Text(f"offline: {status.reason.en}, and loading it from the local cache failed",
+                         f"离线：{status.reason.zh}，并且从本地缓存加载也失败了"))
         _unavailable[key] = (why, time.monotonic())
         return _fallback(spec, why)
     return LoadedModel(spec, spec, model, None, seconds, memo)
 
 
-def _why_not_now(spec: ModelSpec) -> str | None:
+def _why_not_now(spec: ModelSpec) -> Text | None:
     """A reason not to try loading a hub model now (decided without building it), or None."""
     status = hub_status()
     failed = _unavailable.get(spec.key)
     if failed and (not status.online or time.monotonic() - failed[1] < RETRY_AFTER_S):
         return failed[0]
     if not status.online and spec.key not in _cache and not in_local_cache(spec):
-        return f"offline: {status.reason}, and it has not been downloaded before"
+        return Text(f"offline: {status.reason.en}, and it has not been downloaded before",
+                    f"离线：{status.reason.zh}，而且以前没有下载过")
     return None
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 
 # VISIONLAB_WEIGHTS points elsewhere (a mounted volume on a Space, a broken copy in a fault test).
 WEIGHTS_DIR = Path(os.environ.get("VISIONLAB_WEIGHTS", Path(__file__).resolve().parents[2] / "weights"))
@@ -25,8 +26,12 @@ CLIP_STD = (0.2686, 0.2613, 0.2758)
 class UnknownModel(VisionLabError, KeyError):
     """A model name that is not in the registry (nothing outside it is ever loaded)."""
 
-    def __str__(self) -> str:
-        return f"'{self.args[0]}' is not one of VisionLab's models. Pick one from the list."
+    def __init__(self, key: str):
+        super().__init__(Text(f"'{key}' is not one of VisionLab's models. Pick one from the list.",
+                              f"“{key}” 不是 VisionLab 的模型。请从列表中选择一个。"))
+
+    def __str__(self) -> str:  # KeyError would put the sentence in quotes
+        return self.text.en
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 
 MAX_SIDE = 2048            # longer sides are downscaled to this (pixels)
 MAX_PIXELS = 64_000_000    # refuse larger pictures before decoding them (about 8000 x 8000)
@@ -23,6 +24,11 @@ MAX_PIXELS = 64_000_000    # refuse larger pictures before decoding them (about 
 
 class BadImage(VisionLabError, ValueError):
     """The input cannot be used as a picture; str(error) says why in plain words."""
+
+
+NOT_A_PICTURE = Text("This file is not a picture VisionLab can read (or it is damaged). "
+                     "Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF image.",
+                     "VisionLab 读不了这个文件（它不是图片，或者已损坏）。请上传 PNG、JPEG、WebP、GIF、BMP 或 TIFF 图片。")
 
 
 ImageLike = str | Path | bytes | Image.Image | np.ndarray
@@ -34,22 +40,24 @@ def _open(src: str | Path | bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadImage("This picture is far too large to open safely. Please use one under 8000 x 8000 pixels.") from None
+        raise BadImage(Text("This picture is far too large to open safely. Please use one under 8000 x 8000 pixels.",
+                            "这张图片太大，无法安全打开。请使用小于 8000 x 8000 像素的图片。")) from None
     except FileNotFoundError:
-        raise BadImage("The picture file could not be found. Please upload it again.") from None
+        raise BadImage(Text("The picture file could not be found. Please upload it again.",
+                            "找不到这张图片的文件。请重新上传。")) from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise BadImage("This file is not a picture VisionLab can read (or it is damaged). "
-                       "Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF image.") from None
+        raise BadImage(NOT_A_PICTURE) from None
     _check_size(img.width, img.height)
     return img
 
 
 def _check_size(width: int, height: int) -> None:
     if width < 1 or height < 1:
-        raise BadImage("This picture is empty (it has no pixels).")
+        raise BadImage(Text("This picture is empty (it has no pixels).", "这张图片是空的（没有像素）。"))
     if width * height > MAX_PIXELS:
-        raise BadImage(f"This picture is {width} x {height} pixels, too large to open safely. "
-                       "Please use one under 8000 x 8000 pixels.")
+        raise BadImage(Text(f"This picture is {width} x {height} pixels, too large to open safely. "
+                            "Please use one under 8000 x 8000 pixels.",
+                            f"这张图片有 {width} x {height} 像素，太大，无法安全打开。请使用小于 8000 x 8000 像素的图片。"))
 
 
 def _to_8bit(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
@@ -70,7 +78,8 @@ def _from_array(arr: np.ndarray) -> Image.Image:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise BadImage(f"An array of shape {arr.shape} is not a picture (expected H x W or H x W x 3).")
+        raise BadImage(Text(f"An array of shape {arr.shape} is not a picture (expected H x W or H x W x 3).",
+                            f"形状为 {arr.shape} 的数组不是图片（应为 H x W 或 H x W x 3）。"))
     _check_size(arr.shape[1], arr.shape[0])
     if arr.dtype != np.uint8:
         sixteen = arr.dtype == np.uint16
@@ -98,7 +107,7 @@ def load_image(src: ImageLike, max_side: int = MAX_SIDE) -> Image.Image:
     `src` may be a path, raw bytes, a PIL image or a numpy array. Raises `BadImage`.
     """
     if src is None:
-        raise BadImage("Please upload a picture first.")
+        raise BadImage(Text("Please upload a picture first.", "请先上传一张图片。"))
     if isinstance(src, np.ndarray):
         img = _from_array(src)
     elif isinstance(src, Image.Image):
@@ -116,8 +125,8 @@ def load_image(src: ImageLike, max_side: int = MAX_SIDE) -> Image.Image:
     except BadImage:
         raise
     except (OSError, ValueError, SyntaxError):
-        raise BadImage("This picture is damaged or cut short, so it cannot be decoded. "
-                       "Please try another file.") from None
+        raise BadImage(Text("This picture is damaged or cut short, so it cannot be decoded. Please try another file.",
+                            "这张图片已损坏或不完整，无法解码。请换一个文件。")) from None
     return img
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 from visionlab.models import LoadedModel, load_model
 from visionlab.ops.attention import position_similarity
 from visionlab.ops.cam import grad_cam
@@ -83,7 +84,7 @@ class AttentionMaps:
     probability: float | None
     model: str
     requested: str
-    notice: str | None
+    notice: Text | None
     timings: Timings
 
     @property
@@ -94,8 +95,11 @@ class AttentionMaps:
 class AttentionPipeline(Pipeline[AttentionMaps]):
     def __init__(self, loaded: LoadedModel):
         if not is_vit(loaded.model):
-            raise WrongKindOfModel(f"{loaded.spec.title} is a CNN: it has no attention maps. Choose a "
-                                   "Vision Transformer, or the Grad-CAM view for this model.")
+            raise WrongKindOfModel(Text(
+                f"{loaded.spec.title} is a CNN: it has no attention maps. Choose a Vision Transformer, "
+                "or the Grad-CAM view for this model.",
+                f"{loaded.spec.title} 是卷积网络（CNN），没有注意力图。请选择一个 Vision Transformer，"
+                "或者对这个模型使用 Grad-CAM 视图。"))
         super().__init__(loaded)
         self.inputs = timm_inputs(loaded)
 
@@ -140,15 +144,18 @@ class GradCamMap:
     layer: str
     model: str
     requested: str
-    notice: str | None
+    notice: Text | None
     timings: Timings
 
 
 class GradCamPipeline(Pipeline[GradCamMap]):
     def __init__(self, loaded: LoadedModel):
         if is_vit(loaded.model) or not getattr(loaded.model, "feature_info", None):
-            raise WrongKindOfModel(f"Grad-CAM here is for CNNs; {loaded.spec.title} is a Vision Transformer. "
-                                   "Choose a CNN (ResNet, ConvNeXt, MobileNet), or an attention view.")
+            raise WrongKindOfModel(Text(
+                f"Grad-CAM here is for CNNs; {loaded.spec.title} is a Vision Transformer. "
+                "Choose a CNN (ResNet, ConvNeXt, MobileNet), or an attention view.",
+                f"这里的 Grad-CAM 用于卷积网络；{loaded.spec.title} 是 Vision Transformer。"
+                "请选择一个卷积网络（ResNet、ConvNeXt、MobileNet），或者使用注意力视图。"))
         super().__init__(loaded)
         self.inputs = timm_inputs(loaded)
         self.layer = loaded.model.feature_info[-1]["module"]   # the last stage: coarsest, most semantic

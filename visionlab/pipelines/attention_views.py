@@ -15,6 +15,7 @@ from visionlab.ops.images import upscale_nearest
 from visionlab.ops import overlay
 from visionlab.ops.overlay import heatmap_overlay, patch_grid, similarity_mosaic, tile
 from visionlab.pipelines.attention import AttentionMaps, GradCamMap, WrongKindOfModel
+from visionlab.text import Text
 
 DISPLAY = 448  # pictures are shown at least this large, so 8 x 8 patches stay visible
 
@@ -112,7 +113,8 @@ def patches_view(maps: AttentionMaps) -> tuple[np.ndarray, str]:
 
 def position_view(maps: AttentionMaps) -> tuple[np.ndarray, str]:
     if maps.pos_similarity is None:
-        raise WrongKindOfModel("This model has no learned position embedding to show.")
+        raise WrongKindOfModel(Text("This model has no learned position embedding to show.",
+                                    "这个模型没有可以展示的（学习得到的）位置嵌入。"))
     cell = max(12, 448 // max(maps.grid))
     return (similarity_mosaic(maps.pos_similarity, cell=cell),
             "Position embeddings: at each patch's place, a small map of how similar (cosine) its position "

@@ -15,6 +15,7 @@ import torch
 from visionlab.models import LoadedModel, load_model
 from visionlab.ops.images import ImageLike
 from visionlab.pipelines.base import Pipeline, Timings
+from visionlab.text import Text
 from visionlab.pipelines.timm_inputs import timm_inputs
 
 
@@ -63,7 +64,7 @@ class ClassificationResult:
     model_input: np.ndarray
     card: ModelCard
     requested: str
-    notice: str | None
+    notice: Text | None
     timings: Timings
 
     @property

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 from visionlab.models import LoadedModel, load_model
 from visionlab.ops.boxes import NmsStep, batched_nms, nms, score_order, soft_nms
 from visionlab.ops.images import ImageLike, load_image
@@ -28,6 +29,10 @@ from visionlab.pipelines.base import Pipeline, Timings
 SCORE_FLOOR = 0.02       # candidates below this never reach the screen
 MAX_CANDIDATES = 1000    # the best this many are kept as "raw" output
 NMS_MODES = ("none", "class-agnostic", "per-class", "soft-nms linear", "soft-nms gaussian")
+
+
+NO_QUERIES = Text("Type what to look for (for example: cat, cup, rocket), separated by commas.",
+                  "请输入要找的东西（例如：cat, cup, rocket），用逗号分隔。")
 
 
 class NoQueries(VisionLabError, ValueError):
@@ -51,9 +56,9 @@ class RawDetections:
     label_names: tuple[str, ...]
     model: str
     title: str
-    notice: str | None
+    notice: Text | None
     timings: Timings
-    note: str | None = None
+    note: Text | None = None
 
     def above(self, score_threshold: float) -> np.ndarray:
         """Indices of the candidates scoring at least `score_threshold`."""
@@ -86,7 +91,8 @@ def suppress(raw: RawDetections, score_threshold: float = 0.3, iou_threshold: fl
     that fall below the score threshold go.
     """
     if mode not in NMS_MODES:
-        raise VisionLabError(f"'{mode}' is not an NMS mode; choose one of: {', '.join(NMS_MODES)}.")
+        raise VisionLabError(Text(f"'{mode}' is not an NMS mode; choose one of: {', '.join(NMS_MODES)}.",
+                                  f"“{mode}” 不是一种非极大值抑制（NMS）方式；请从这些里选：{'、'.join(NMS_MODES)}。"))
     cand = raw.above(score_threshold)
     boxes, scores, labels = raw.boxes[cand], raw.scores[cand], raw.labels[cand]
     trace: list[NmsStep] = []
@@ -136,7 +142,7 @@ class DetectionPipeline(Pipeline[RawDetections]):
                              labels[order].astype(np.int64), tuple(names), spec.key, spec.title,
                              self.loaded.notice, timings, note)
 
-    def decode(self, inputs, outputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], str | None]:
+    def decode(self, inputs, outputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], Text | None]:
         raise NotImplementedError
 
 
@@ -159,8 +165,9 @@ class DenseDetectorPipeline(DetectionPipeline):
         S = self.model.config.input_size
         boxes = boxes.numpy() * np.array([W / S, H / S, W / S, H / S], np.float32)
         best, labels = scores.max(-1)
-        note = ("This detector was trained on ShapesWorld: it finds only its six shapes, "
-                "and the text queries are not used." if inputs["queries"] else None)
+        note = Text("This detector was trained on ShapesWorld: it finds only its six shapes, "
+                    "and the text queries are not used.",
+                    "这个检测器是在 ShapesWorld 上训练的：它只找它的六种形状，不使用文字查询。") if inputs["queries"] else None
         return boxes, best.numpy(), labels.numpy(), list(self.model.config.labels), note
 
 
@@ -174,7 +181,7 @@ class OwlPipeline(DetectionPipeline):
 
     def encode(self, picture, queries):
         if not queries:
-            raise NoQueries("Type what to look for (for example: cat, cup, rocket), separated by commas.")
+            raise NoQueries(NO_QUERIES)
         return dict(self.processor(text=[queries], images=picture, return_tensors="pt"))
 
     def _forward(self, inputs):
@@ -202,7 +209,7 @@ class GroundingDinoPipeline(DetectionPipeline):
 
     def encode(self, picture, queries):
         if not queries:
-            raise NoQueries("Type what to look for (for example: cat, cup, rocket), separated by commas.")
+            raise NoQueries(NO_QUERIES)
         text = ". ".join(q.lower().replace(".", " ") for q in queries) + "."   # "." separates queries
         return dict(self.processor(images=picture, text=text, return_tensors="pt"))
 
@@ -220,9 +227,10 @@ class GroundingDinoPipeline(DetectionPipeline):
         cx, cy, w, h = outputs.pred_boxes[0].unbind(-1)           # 0-1 of the picture
         boxes = torch.stack([(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H], -1)
         names = inputs["queries"] if len(spans) == len(inputs["queries"]) else [f"query {i + 1}" for i in range(len(spans))]
-        return boxes.numpy(), best.numpy(), labels.numpy(), names, (
+        return boxes.numpy(), best.numpy(), labels.numpy(), names, Text(
             "Grounding DINO is DETR-style: its queries are trained not to repeat each other, "
-            "so NMS has less to do than for the dense detectors.")
+            "so NMS has less to do than for the dense detectors.",
+            "Grounding DINO 是 DETR 式的：它的查询在训练时就学会了互不重复，所以 NMS 要做的比密集检测器少。")
 
 
 def query_spans(ids: list[int], tokenizer) -> list[list[int]]:

@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 from visionlab.models import LoadedModel, load_model
 from visionlab.ops.images import ImageLike, load_image, upscale_nearest
 from visionlab.ops.masking import (MaskIndices, block_mask, cells_for, denormalise_patches, indices_from_mask,
@@ -82,8 +83,8 @@ class Reconstruction:
     mask_patch: int
     mask_source: str
     norm_pix: bool
-    notes: tuple[str, ...]
-    notice: str | None
+    notes: tuple[Text, ...]
+    notice: Text | None
     timings: Timings
 
     @property
@@ -106,8 +107,8 @@ def method_of(loaded: LoadedModel) -> str:
     """"MAE" or "SimMIM", from the model class."""
     method = METHOD_OF_ARCH.get(type(loaded.model).__name__)
     if method is None:
-        raise NotAMaskedModel(f"{loaded.spec.title} cannot paint hidden patches back. "
-                              "Choose an MAE or SimMIM model.")
+        raise NotAMaskedModel(Text(f"{loaded.spec.title} cannot paint hidden patches back. Choose an MAE or SimMIM model.",
+                                   f"{loaded.spec.title} 不会把被遮住的块画回来。请选择一个 MAE 或 SimMIM 模型。"))
     return method
 
 
@@ -117,7 +118,12 @@ def model_patch(model) -> int:
     return int(p[0] if isinstance(p, (list, tuple)) else p)
 
 
-def clamp_ratio(ratio: float | None, method: str) -> tuple[float, float, list[str]]:
+def _ratio_range() -> Text:
+    lo, hi = RATIO_RANGE
+    return Text(f"The mask ratio must be a number between {lo} and {hi}.", f"掩码比例必须是 {lo} 到 {hi} 之间的数。")
+
+
+def clamp_ratio(ratio: float | None, method: str) -> tuple[float, float, list[Text]]:
     """(used, requested, notes): the method's default when None, else clamped to RATIO_RANGE."""
     if ratio is None:
         r = DEFAULT_RATIO[method]
@@ -125,17 +131,20 @@ def clamp_ratio(ratio: float | None, method: str) -> tuple[float, float, list[st
     try:
         requested = float(ratio)
     except (TypeError, ValueError):
-        raise VisionLabError(f"The mask ratio must be a number between {RATIO_RANGE[0]} and {RATIO_RANGE[1]}.") from None
+        raise VisionLabError(_ratio_range()) from None
     if not math.isfinite(requested):
-        raise VisionLabError(f"The mask ratio must be a number between {RATIO_RANGE[0]} and {RATIO_RANGE[1]}.")
+        raise VisionLabError(_ratio_range())
     lo, hi = RATIO_RANGE
     if requested < lo:
-        return lo, requested, [f"A mask ratio of {requested:g} hides (almost) nothing, so there would be nothing "
-                               f"to reconstruct: VisionLab used {lo:g} instead."]
+        return lo, requested, [Text(f"A mask ratio of {requested:g} hides (almost) nothing, so there would be "
+                                    f"nothing to reconstruct: VisionLab used {lo:g} instead.",
+                                    f"掩码比例 {requested:g} 几乎什么都没遮住，就没有东西可以重建：VisionLab 改用了 {lo:g}。")]
     if requested > hi:
-        return hi, requested, [f"A mask ratio of {requested:g} hides (almost) everything, leaving the model "
-                               f"nothing to go on: VisionLab used {hi:g} instead. (To hide every patch on "
-                               "purpose, paint over the whole picture with the brush.)"]
+        return hi, requested, [Text(f"A mask ratio of {requested:g} hides (almost) everything, leaving the model "
+                                    f"nothing to go on: VisionLab used {hi:g} instead. (To hide every patch on "
+                                    "purpose, paint over the whole picture with the brush.)",
+                                    f"掩码比例 {requested:g} 几乎遮住了一切，模型没有任何依据：VisionLab 改用了 {hi:g}。"
+                                    "（如果想故意遮住所有图块，用画笔涂满整张图。）")]
     return requested, requested, []
 
 
@@ -155,7 +164,7 @@ def painted_pixels(brush: Any) -> np.ndarray | None:
         return arr.any(axis=2)
     if arr.ndim == 2:
         return arr != 0
-    raise VisionLabError("The brush layer is not a picture-shaped mask.")
+    raise VisionLabError(Text("The brush layer is not a picture-shaped mask.", "画笔图层不是和图片同形状的掩码。"))
 
 
 @dataclass(frozen=True)
@@ -204,12 +213,15 @@ class MaskedPipeline(Pipeline[Reconstruction]):
     def make_mask(self, req: MaskRequest) -> dict[str, Any]:
         """The (gh, gw) mask for a request, with the sentences that explain it."""
         ratio, requested, ratio_notes = clamp_ratio(req.ratio, self.method)
-        notes: list[str] = []
+        notes: list[Text] = []
+        brush_notes: list[Text] = []  # the only ones that still matter when the brush made the mask
         mask_patch = int(req.mask_patch or 0) or default_mask_patch(self.method, self.size, self.patch)
         cell = max(1, math.ceil(mask_patch / self.patch))
         if cell * self.patch != mask_patch:
-            notes.append(f"Mask squares must be whole patches of {self.patch} px: {mask_patch} px was rounded "
-                         f"to {cell * self.patch} px.")
+            notes.append(Text(f"Mask squares must be whole patches of {self.patch} px: {mask_patch} px was rounded "
+                              f"to {cell * self.patch} px.",
+                              f"掩码方块必须由整块 {self.patch} 像素的图块组成：{mask_patch} 像素被取整为 "
+                              f"{cell * self.patch} 像素。"))
         mask_patch = min(cell * self.patch, self.size)
         cell = mask_patch // self.patch
         source = "random"
@@ -221,21 +233,25 @@ class MaskedPipeline(Pipeline[Reconstruction]):
             if painted is not None and painted.any():
                 mask, source = mask_from_brush(painted, self.grid), "brush"
             elif painted is not None:
-                notes.append("The brush layer is empty, so random squares were hidden instead.")
+                brush_notes.append(Text("The brush layer is empty, so random squares were hidden instead.",
+                                        "画笔图层是空的，所以改为随机遮住一些方块。"))
             if mask is None:
                 mask = block_mask(self.grid, cell, ratio, int(req.seed))
                 if not mask.any():  # a tiny ratio on a coarse grid of squares rounds to nothing
                     cells = cells_for(self.grid, cell)
-                    notes.append(f"With {mask_patch} px squares the picture has only {cells[0] * cells[1]} of "
-                                 "them, so one square was hidden.")
+                    notes.append(Text(f"With {mask_patch} px squares the picture has only {cells[0] * cells[1]} of "
+                                      "them, so one square was hidden.",
+                                      f"用 {mask_patch} 像素的方块，这张图只有 {cells[0] * cells[1]} 个方块，"
+                                      "所以遮住了一个。"))
                     mask = block_mask(self.grid, cell, 1.0 / (cells[0] * cells[1]), int(req.seed))
         if source == "random":
-            notes = ratio_notes + notes  # the ratio and mask patch matter only for random squares
+            notes = ratio_notes + notes + brush_notes  # the ratio and mask patch matter only for random squares
         else:
-            notes, mask_patch = [n for n in notes if n.startswith("The brush")], self.patch
+            notes, mask_patch = brush_notes, self.patch
         if mask.all() and source == "brush":
-            notes.append("The brush covers every patch: the model sees nothing of the picture and can only "
-                         "guess what pictures usually look like.")
+            notes.append(Text("The brush covers every patch: the model sees nothing of the picture and can only "
+                              "guess what pictures usually look like.",
+                              "画笔盖住了所有图块：模型看不到图片的任何部分，只能猜一般的图片是什么样子。"))
         return {"mask": mask, "ratio": float(mask.mean()), "requested_ratio": requested,
                 "mask_patch": mask_patch, "source": source, "notes": notes}
 

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 from visionlab.models.cache import LRUCache
 from visionlab.models.registry import ModelSpec, get_spec
 from visionlab.ops.boxes import nms
@@ -68,12 +69,12 @@ class Segmentation:
     model: str
     encoder_ms: float
     decoder_ms: float
-    notice: str | None = None
+    notice: Text | None = None
 
 
 # ---------------------------------------------------------------------------- prompts
 
-def _json(text: Any, what: str, example: str):
+def _json(text: Any, what: Text, example: str):
     if text is None or (isinstance(text, str) and not text.strip()):
         return None
     if not isinstance(text, str):
@@ -81,14 +82,15 @@ def _json(text: Any, what: str, example: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        raise BadPrompt(f"The {what} could not be read. Write them as JSON, for example {example}.") from None
+        raise BadPrompt(Text(f"The {what.en} could not be read. Write them as JSON, for example {example}.",
+                             f"无法读取{what.zh}。请写成 JSON，例如 {example}。")) from None
 
 
 def parse_prompt(points: Any, box: Any, width: int, height: int) -> Prompt:
     """Points as JSON [[x, y], ...] or [[x, y, label], ...] (label 1 = object, 0 = background);
     a box as JSON [x0, y0, x1, y1]; both in picture pixels."""
-    raw_points = _json(points, "points", "[[120, 80]] or [[120, 80, 1], [60, 40, 0]]") or []
-    raw_box = _json(box, "box", "[30, 40, 200, 180]")
+    raw_points = _json(points, Text("points", "点"), "[[120, 80]] or [[120, 80, 1], [60, 40, 0]]") or []
+    raw_box = _json(box, Text("box", "框"), "[30, 40, 200, 180]")
     try:
         rows = [list(map(float, p)) for p in raw_points]
         if any(len(r) not in (2, 3) for r in rows):
@@ -96,26 +98,30 @@ def parse_prompt(points: Any, box: Any, width: int, height: int) -> Prompt:
         xy = np.array([r[:2] for r in rows], np.float32).reshape(-1, 2)
         labels = np.array([int(r[2]) if len(r) == 3 else 1 for r in rows], np.int64)
     except (TypeError, ValueError):
-        raise BadPrompt("Each point must be [x, y] or [x, y, label], for example [[120, 80], [60, 40, 0]].") from None
+        raise BadPrompt(Text("Each point must be [x, y] or [x, y, label], for example [[120, 80], [60, 40, 0]].",
+                             "每个点必须是 [x, y] 或 [x, y, label]，例如 [[120, 80], [60, 40, 0]]。")) from None
     if ((labels != 0) & (labels != 1)).any():
-        raise BadPrompt("A point's label must be 1 (on the object) or 0 (not on it).")
+        raise BadPrompt(Text("A point's label must be 1 (on the object) or 0 (not on it).",
+                             "点的标签必须是 1（在物体上）或 0（不在物体上）。"))
     outside = (xy[:, 0] < 0) | (xy[:, 0] >= width) | (xy[:, 1] < 0) | (xy[:, 1] >= height)
     if outside.any():
         x, y = xy[np.argmax(outside)]
-        raise BadPrompt(f"The point ({x:g}, {y:g}) is outside the picture ({width} x {height} pixels). "
-                        "Click inside it.")
+        raise BadPrompt(Text(f"The point ({x:g}, {y:g}) is outside the picture ({width} x {height} pixels). Click inside it.",
+                             f"点 ({x:g}, {y:g}) 在图片（{width} x {height} 像素）之外。请点在图片里面。"))
     box_arr = None
     if raw_box is not None:
         try:
             box_arr = np.array(raw_box, np.float32).reshape(4)
         except (TypeError, ValueError):
-            raise BadPrompt("A box must be four numbers [x0, y0, x1, y1], for example [30, 40, 200, 180].") from None
+            raise BadPrompt(Text("A box must be four numbers [x0, y0, x1, y1], for example [30, 40, 200, 180].",
+                                 "框必须是四个数 [x0, y0, x1, y1]，例如 [30, 40, 200, 180]。")) from None
         x0, y0, x1, y1 = box_arr
         box_arr = np.array([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)], np.float32)
         box_arr = box_arr.clip(0, [width, height, width, height])
         if box_arr[2] - box_arr[0] < 1 or box_arr[3] - box_arr[1] < 1:
-            raise BadPrompt("The box has no area (its corners are on one line or outside the picture). "
-                            "Drag or type a box with some width and height.")
+            raise BadPrompt(Text("The box has no area (its corners are on one line or outside the picture). "
+                                 "Drag or type a box with some width and height.",
+                                 "这个框没有面积（角点在一条线上或在图片之外）。请拖出或输入一个有宽有高的框。"))
     return Prompt(xy, labels, box_arr)
 
 
@@ -184,7 +190,7 @@ def cached_predictor(sam, model: str, image: np.ndarray, session: str) -> tuple[
     return _embeddings.get_or_load(f"{session}|{model}|{content_key(image)}", encode), spent[0]
 
 
-def sam_for(model: str, download: Callable[[int, int], None] | None = None) -> tuple[Any, str | None]:
+def sam_for(model: str, download: Callable[[int, int], None] | None = None) -> tuple[Any, Text | None]:
     """The SAM named `model` (loaded, cached) or (None, the reason GrabCut must answer)."""
     from visionlab.models.hub import hub_status
     from visionlab.models.loader import load_spec
@@ -192,23 +198,28 @@ def sam_for(model: str, download: Callable[[int, int], None] | None = None) -> t
 
     spec = get_spec(model)
     if spec.task != "segmentation":
-        raise VisionLabError(f"{spec.title} is not a segmentation model. Pick one from the list.")
+        raise VisionLabError(Text(f"{spec.title} is not a segmentation model. Pick one from the list.",
+                                  f"{spec.title} 不是分割模型。请从列表中选择一个。"))
     path = checkpoint_path(spec)
     if not path.exists():
         status = hub_status()
         if not status.online:
-            return None, (f"{spec.title} needs its checkpoint, and VisionLab is offline ({status.reason}). "
-                          f"Put {spec.file} in the weights/ folder to use it.")
+            return None, Text(f"{spec.title} needs its checkpoint, and VisionLab is offline ({status.reason.en}). "
+                              f"Put {spec.file} in the weights/ folder to use it.",
+                              f"{spec.title} 需要它的权重文件，而 VisionLab 处于离线状态（{status.reason.zh}）。"
+                              f"把 {spec.file} 放进 weights/ 文件夹即可使用。")
         try:
             download_checkpoint(spec, download)
         except OSError as e:
-            return None, (f"{spec.title}'s checkpoint could not be downloaded ({e}). "
-                          f"Put {spec.file} in the weights/ folder to use it.")
+            return None, Text(f"{spec.title}'s checkpoint could not be downloaded ({e}). "
+                              f"Put {spec.file} in the weights/ folder to use it.",
+                              f"{spec.title} 的权重文件下载失败（{e}）。把 {spec.file} 放进 weights/ 文件夹即可使用。")
     return load_spec(spec)[0], None
 
 
-def _grabcut_notice(why: str) -> str:
-    return f"{why} Meanwhile OpenCV's GrabCut (a classical colour model, no learning) answers the same prompt."
+def _grabcut_notice(why: Text) -> Text:
+    return why + Text(" Meanwhile OpenCV's GrabCut (a classical colour model, no learning) answers the same prompt.",
+                      "现在先由 OpenCV 的 GrabCut（经典的颜色模型，不需要学习）回答同样的提示。")
 
 
 def segment(image: ImageLike, points: Any = None, box: Any = None, model: str = "sam-vit-b",
@@ -220,7 +231,8 @@ def segment(image: ImageLike, points: Any = None, box: Any = None, model: str = 
     H, W = picture.shape[:2]
     prompt = parse_prompt(points, box, W, H)
     if prompt.empty:
-        raise BadPrompt("Click on the object (or give points or a box) to tell Segment Anything what to cut out.")
+        raise BadPrompt(Text("Click on the object (or give points or a box) to tell Segment Anything what to cut out.",
+                             "点击物体（或给出点、框），告诉 Segment Anything 要分割出什么。"))
     sam, why = sam_for(model, download)
     t0 = time.perf_counter()
     if sam is None:
@@ -247,13 +259,14 @@ def segment_boxes(image: ImageLike, boxes: Any, names: list[str] | None = None, 
     tab's JSON [{"box": [...], "label": ...}, ...]."""
     picture = np.asarray(load_image(image))
     H, W = picture.shape[:2]
-    items = _json(boxes, "boxes", '[{"box": [30, 40, 200, 180], "label": "cat"}]') or []
+    items = _json(boxes, Text("boxes", "框"), '[{"box": [30, 40, 200, 180], "label": "cat"}]') or []
     if items and isinstance(items[0], dict):
         names = [str(b.get("label", "object")) for b in items]
         items = [b.get("box") for b in items]
     prompts = [parse_prompt(None, b, W, H) for b in items]
     if not prompts:
-        raise BadPrompt("There are no boxes to segment. Run the detector first, or lower its score threshold.")
+        raise BadPrompt(Text("There are no boxes to segment. Run the detector first, or lower its score threshold.",
+                             "没有可分割的框。请先运行检测器，或者降低它的分数阈值。"))
     names = list(names or [])[:len(prompts)] + ["object"] * max(0, len(prompts) - len(names or []))
     sam, why = sam_for(model, download)
     t0 = time.perf_counter()
@@ -287,8 +300,8 @@ def segment_everything(image: ImageLike, model: str = "sam-vit-b", session: str 
     n = int(np.clip(points_per_side, 2, 64))
     sam, why = sam_for(model, download)
     if sam is None:
-        raise VisionLabError(_grabcut_notice(why).split(" Meanwhile")[0] + " Segment everything needs SAM; "
-                             "clicks and boxes still work with GrabCut.")
+        raise VisionLabError(why + Text(" Segment everything needs SAM; clicks and boxes still work with GrabCut.",
+                                        "“全部分割”需要 SAM；点击和框仍然可以用 GrabCut。"))
     predictor, encoder_ms = cached_predictor(sam, model, picture, session)
     t0 = time.perf_counter()
     grid = (np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) + 0.5) / n   # [n*n, 2] in 0-1

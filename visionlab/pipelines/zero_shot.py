@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 from visionlab.models import LoadedModel, ModelSpec, get_spec, load_model
 from visionlab.models.cache import LRUCache
 from visionlab.ops.images import ImageLike, content_key, load_image
@@ -90,18 +91,21 @@ def parse_labels(text: str | list[str] | None) -> tuple[list[str], list[str]]:
         seen.add(label.casefold())
         labels.append(label)
     if not labels:
-        raise LabelError("Please type at least one label (for example: cat, dog, car), separated by commas "
-                         "or new lines.")
+        raise LabelError(Text("Please type at least one label (for example: cat, dog, car), separated by commas "
+                              "or new lines.", "请至少输入一个标签（例如：cat, dog, car），用逗号或换行分隔。"))
     if len(labels) > MAX_LABELS:
-        raise LabelError(f"That is {len(labels)} labels; VisionLab takes at most {MAX_LABELS} at once.")
+        raise LabelError(Text(f"That is {len(labels)} labels; VisionLab takes at most {MAX_LABELS} at once.",
+                              f"这里有 {len(labels)} 个标签；VisionLab 一次最多接受 {MAX_LABELS} 个。"))
     notes = []
     if repeats:
-        notes.append(f"Repeated labels were counted once: {', '.join(repr(r) for r in repeats[:5])}"
-                     + (" ..." if len(repeats) > 5 else "") + ".")
+        shown = ", ".join(repr(r) for r in repeats[:5]) + (" ..." if len(repeats) > 5 else "")
+        notes.append(Text(f"Repeated labels were counted once: {shown}.", f"重复的标签只算一次：{shown}。"))
     if len(labels) == 1:
-        notes.append(f"Only one label, so its probability is 1: a softmax shares probability among "
-                     f"alternatives, and '{labels[0]}' has none. Add other labels to compare, or read its "
-                     "cosine similarity, which does not depend on the others.")
+        notes.append(Text(f"Only one label, so its probability is 1: a softmax shares probability among "
+                          f"alternatives, and '{labels[0]}' has none. Add other labels to compare, or read its "
+                          "cosine similarity, which does not depend on the others.",
+                          f"只有一个标签，所以它的概率是 1：softmax 是在几个选项之间分配概率，而“{labels[0]}”没有对手。"
+                          "加几个别的标签来比较，或者看它的余弦相似度，那个不受其他标签影响。"))
     return labels, notes
 
 
@@ -113,8 +117,9 @@ def parse_templates(text: str | list[str] | tuple[str, ...] | None, fallback: st
         return [fallback]
     bad = [t for t in templates if t.count("{}") != 1]
     if bad:
-        raise LabelError(f"The template '{bad[0]}' needs exactly one {{}} where the label goes, "
-                         "for example: a photo of a {}.")
+        raise LabelError(Text(f"The template '{bad[0]}' needs exactly one {{}} where the label goes, "
+                              "for example: a photo of a {}.",
+                              f"模板“{bad[0]}”需要恰好一个 {{}} 来放标签，例如：a photo of a {{}}."))
     return templates
 
 
@@ -125,7 +130,7 @@ class TextEntry:
     notes: sentences about labels cut to the text encoder's context."""
 
     embeddings: np.ndarray
-    notes: tuple[str, ...]
+    notes: tuple[Text, ...]
 
 
 @dataclass(frozen=True)
@@ -172,8 +177,8 @@ class ZeroShotResult:
     model: str
     requested: str
     device: str
-    notes: tuple[str, ...]
-    notice: str | None
+    notes: tuple[Text, ...]
+    notice: Text | None
     text_cached: bool
     image_cached: bool
     timings: Timings
@@ -302,9 +307,11 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         long = [label for label in labels if any(t.format(label) in cut for t in templates)]
         notes = ()
         if long:
-            notes = (f"{len(long)} label(s) did not fit the text encoder, which reads at most "
-                     f"{self.prepared.context} tokens per sentence, so the end was cut off and only the first "
-                     f"part counted (e.g. '{long[0][:40]}...').",)
+            n, context, example = len(long), self.prepared.context, long[0][:40]
+            notes = (Text(f"{n} label(s) did not fit the text encoder, which reads at most {context} tokens per "
+                          f"sentence, so the end was cut off and only the first part counted (e.g. '{example}...').",
+                          f"有 {n} 个标签太长，文本编码器每句最多读 {context} 个 token，所以后面被截掉了，"
+                          f"只有前一部分起作用（例如“{example}...”）。"),)
         return TextEntry(ensemble(per_template).astype(np.float32), notes)
 
     # ---- the Pipeline stages ----
@@ -420,7 +427,7 @@ class SimilarityMatrix:
     thumbs: tuple[np.ndarray, ...]
     texts: tuple[str, ...]
     model: str
-    notice: str | None
+    notice: Text | None
 
 
 def sentences_from(text: str | list[str] | None) -> list[str]:
@@ -429,16 +436,18 @@ def sentences_from(text: str | list[str] | None) -> list[str]:
     try:
         return parse_labels(lines)[0]
     except LabelError:
-        raise LabelError("Please type at least one sentence, one per line (for example: a photo of a cat.).") from None
+        raise LabelError(Text("Please type at least one sentence, one per line (for example: a photo of a cat.).",
+                              "请至少输入一句话，每行一句（例如：a photo of a cat.）。")) from None
 
 
 def similarity_matrix(images: list[ImageLike], texts: str | list[str],
                       model: str = "shapes-clip-tiny") -> SimilarityMatrix:
     """Cosine similarities of every picture in `images` to every sentence in `texts` (one per line)."""
     if not images:
-        raise LabelError("The gallery is empty: add some pictures first.")
+        raise LabelError(Text("The gallery is empty: add some pictures first.", "图库是空的：请先添加一些图片。"))
     if len(images) > MAX_GALLERY:
-        raise LabelError(f"The gallery holds {len(images)} pictures; the matrix takes at most {MAX_GALLERY}.")
+        raise LabelError(Text(f"The gallery holds {len(images)} pictures; the matrix takes at most {MAX_GALLERY}.",
+                              f"图库里有 {len(images)} 张图片；矩阵最多接受 {MAX_GALLERY} 张。"))
     sentences = sentences_from(texts)
     pipe = ZeroShotPipeline(load_model(model))
     entries = pipe.image_entries(images)
@@ -460,7 +469,7 @@ class Retrieval:
     cosine: np.ndarray
     probability: np.ndarray
     model: str
-    notice: str | None
+    notice: Text | None
 
 
 def retrieve(query: str, images: list[ImageLike], model: str = "shapes-clip-tiny") -> Retrieval:
