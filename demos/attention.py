@@ -6,6 +6,7 @@ import gradio as gr
 
 from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths,
                           image_input, model_dropdown, note_panel, skip_without_image, handler)
+from demos.example_cache import cached_for_examples
 from demos.i18n import error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.text import Text
@@ -27,6 +28,7 @@ VIEW_CHOICES = [(tr(en, zh), en) for en, zh in zip(VIEWS, [
 FUSIONS = [(tr("mean", "平均"), "mean"), (tr("max", "最大"), "max"), (tr("min", "最小"), "min")]
 
 
+@cached_for_examples
 @gpu_task
 def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str = DEFAULT_VIEW,
                   layer: int = 99, head: int = 1, fusion: str = "mean", discard: float = 0.9,
@@ -48,7 +50,7 @@ def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str =
     if kind == "side-by-side":
         cam = grad_cam_map(image, cnn)
         (left, text_a), (right, text_b) = v.rollout_view(maps, fusion, discard, alpha), v.grad_cam_view(cam, alpha)
-        return v.tile([left, right], 2), footer(f"Left: {text_a} Right: {text_b}", maps)
+        return v.tile([left, right], 2), footer(Text("Left: ", "左：") + text_a + Text(" Right: ", " 右：") + text_b, maps)
     picture, caption = {
         "rollout": lambda: v.rollout_view(maps, fusion, discard, alpha),
         "head": lambda: v.head_view(maps, layer, head, alpha),
@@ -60,12 +62,12 @@ def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str =
     return picture, footer(caption, maps)
 
 
-def footer(caption: str, result) -> str:
+def footer(caption: Text, result) -> str:
     """The view's sentence, the model's top class, and which model answered."""
     guess = say(Text(f" It sees **{result.label}** ({result.probability:.0%}).",
                      f" 它看到的是 **{result.label}**（{result.probability:.0%}）。")) if result.label else ""
     ms = result.timings.preprocess_ms + result.timings.forward_ms
-    return f"{caption}{guess}\n\n{answered_by(result.model, None, ms, result.notice)}"
+    return f"{say(caption)}{guess}\n\n{answered_by(result.model, None, ms, result.notice)}"
 
 
 @gpu_task

@@ -8,6 +8,7 @@ import gradio as gr
 
 from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_dropdown,
                           note_panel, skip_without_image, handler)
+from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import say, tr
 from visionlab.text import Text
@@ -48,6 +49,7 @@ def card_markdown(card: ModelCard, result: ClassificationResult) -> str:
     return f"**{say(Text('Model card', '模型卡片'))}**\n\n" + "\n".join(f"- **{say(k)}:** {say(v)}" for k, v in rows)
 
 
+@cached_for_examples
 @gpu_task
 def run_classify(image: str | None, model: str, top_k: int = 5):
     """Classify `image` with registry model `model`. Returns (label dict, model input, card, note)."""

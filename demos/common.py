@@ -13,7 +13,6 @@ from demos import presenter
 from demos.i18n import error, say, tr
 from visionlab.errors import VisionLabError
 from visionlab.ops import style as drawing
-from visionlab.ops.images import NOT_A_PICTURE
 from visionlab.text import Text
 from visionlab.models import REGISTRY, specs_for
 from visionlab.models.hub import hub_status
@@ -48,19 +47,23 @@ class SafeImage(gr.Image):
         except gr.Error:
             raise
         except Exception:  # noqa: BLE001 - PIL raises many kinds for bad files
-            raise gr.Error(say(NOT_A_PICTURE)) from None
+            raise error("This file is not a picture VisionLab can read (or it is damaged, or far too large). "
+                        "Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF image.",
+                        "VisionLab 读不了这个文件（它不是图片，或者已损坏，或者太大）。"
+                        "请上传 PNG、JPEG、WebP、GIF、BMP 或 TIFF 图片。") from None
 
 
 def handler(fn: Callable) -> Callable:
     """Wrap a tab's event handler for the page that asked:
     - pictures are drawn in its style (high contrast in presenter mode);
+    - `Text` values it returns (captions) are written in the page's language;
     - library errors meant for people become a gr.Error in its language; anything else is
       logged and shown as a sentence, never a traceback."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any):
         try:
             with drawing.use(presenter.style()):
-                return fn(*args, **kwargs)
+                return spoken(fn(*args, **kwargs))
         except gr.Error:
             raise
         except VisionLabError as e:
@@ -71,6 +74,16 @@ def handler(fn: Callable) -> Callable:
                         "The server is still running: try another picture or model.",
                         f"VisionLab 内部出了问题（{type(e).__name__}）。服务器仍在运行：换一张图片或换个模型试试。") from None
     return wrapper
+
+
+def spoken(result: Any) -> Any:
+    """A handler's result with each `Text` (alone or in a returned tuple or list) as a string in
+    the page's language."""
+    if isinstance(result, Text):
+        return say(result)
+    if isinstance(result, (tuple, list)):
+        return type(result)(say(r) if isinstance(r, Text) else r for r in result)
+    return result
 
 
 def model_choices(task: str | tuple[str, ...], prefer: str | None = None) -> tuple[list[tuple[str, str]], str]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_dropdown,
                           note_panel, skip_without_image, handler)
+from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import error, say, tr
 from visionlab.models.gpu import gpu_task
@@ -76,9 +77,10 @@ def after_nms(raw, kept):
     picture, caption = kept_picture(raw, kept)
     ms = raw.timings.preprocess_ms + raw.timings.forward_ms
     extra = f"\n\n{say(raw.note)}" if raw.note else ""
-    return picture, f"{caption}{extra}\n\n{answered_by(raw.model, None, ms, raw.notice)}"
+    return picture, f"{say(caption)}{extra}\n\n{answered_by(raw.model, None, ms, raw.notice)}"
 
 
+@cached_for_examples
 def detect_endpoint(image: str | None, model: str = "shapes-detector-tiny", queries: str = DEFAULT_QUERIES,
                     score: float = 0.3, iou: float = 0.5, mode: str = DEFAULT_MODE):
     """Detect and clean up. Returns (picture with the kept boxes, kept boxes as JSON
@@ -121,7 +123,7 @@ def player(raw, kept, iou: float, step: int):
                if len(kept.candidates) == 0 else
                Text("it replays greedy NMS: choose class-agnostic or per-class NMS.",
                     "这里回放的是贪心 NMS：请选择不分类别或按类别的 NMS。"))
-        return None, say(Text("Nothing to step through: ", "没有可以逐步观看的：") + why), []
+        return None, Text("Nothing to step through: ", "没有可以逐步观看的：") + why, []
     picture, caption = nms_step_picture(raw, kept, int(step), float(iou))
     return picture, caption, step_rows(raw, kept, int(step))
 
@@ -237,7 +239,7 @@ def build() -> dict:
                 iou_view = gr.Image(first_iou[0], label=tr("Intersection (dark) over union (everything shaded)",
                                                            "交集（深色）除以并集（所有阴影部分）"),
                                     interactive=False, height=320, buttons=["download"])
-                iou_caption = gr.Markdown(first_iou[1])
+                iou_caption = gr.Markdown(tr(first_iou[1].en, first_iou[1].zh))
         with gr.Column():
             with gr.Accordion(tr("Anchor boxes explainer", "锚框演示"), open=False):
                 with gr.Row():
@@ -250,7 +252,7 @@ def build() -> dict:
                 first_anchors = anchor_explainer(None)
                 anchor_view = gr.Image(first_anchors[0], label=tr("Anchors of one cell", "一个格子的锚框"),
                                        interactive=False, height=320, buttons=["download"])
-                anchor_caption = gr.Markdown(first_anchors[1])
+                anchor_caption = gr.Markdown(tr(first_anchors[1].en, first_anchors[1].zh))
     note_panel("detection")
 
     raw = gr.State(None)

@@ -9,6 +9,7 @@ import numpy as np
 
 from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_choices, model_dropdown,
                           note_panel, skip_without_image, handler)
+from demos.example_cache import cached_for_examples
 from demos.i18n import error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
@@ -84,6 +85,7 @@ def losses(results: list[Reconstruction]) -> dict[str, Any]:
                        "model_key": r.model} for r in results}
 
 
+@cached_for_examples
 @gpu_task
 def run_reconstruct(image: str | None, method: str = "MAE", mae_model: str = "shapes-mae-tiny",
                     simmim_model: str = "shapes-simmim-tiny", ratio: float = 0.75, mask_patch: int = 8,

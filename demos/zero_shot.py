@@ -9,6 +9,7 @@ import gradio as gr
 
 from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input,
                           model_choices, model_dropdown, note_panel, skip_without_image, handler, warn)
+from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import say, tr
 from visionlab.models.gpu import gpu_task
@@ -74,6 +75,7 @@ _ZH_COLOURS = {"red": "红色", "green": "绿色", "blue": "蓝色", "yellow": "
 _ZH_SHAPES = {"circle": "圆", "square": "正方形", "triangle": "三角形", "star": "星星", "cross": "十字", "ring": "圆环"}
 
 
+@cached_for_examples
 @gpu_task
 def run_zero_shot(image: str | None, labels: str, model: str, templates: str, view: str = SOFTMAX):
     """Rank `labels` (comma or newline separated) for `image`; `templates` one per line, each with {}.

@@ -127,12 +127,12 @@ def test_wrong_kind_of_model_gets_a_sentence():
 def test_views_clamp_layer_and_head_with_a_note():
     maps = attention_maps(make_single(HELD_OUT, 2).image)
     picture, caption = views.head_view(maps, layer=40, head=0)
-    assert picture.ndim == 3 and "layer 4 of 4" in caption and "head 1 of 3" in caption
+    assert picture.ndim == 3 and "layer 4 of 4" in caption.en and "head 1 of 3" in caption.en and "共 4 个" in caption.zh
     _, caption = views.patch_view(maps, patch=500, layer=2)
-    assert "patch 64 of 64" in caption
+    assert "patch 64 of 64" in caption.en and "共 64 个" in caption.zh
     for render in (views.rollout_view, views.patches_view, views.position_view, views.dino_view):
         picture, caption = render(maps)
-        assert picture.dtype == np.uint8 and caption
+        assert picture.dtype == np.uint8 and caption.en and caption.zh
 
 
 def test_dino_s8_architecture_through_the_real_path():
@@ -151,4 +151,4 @@ def test_dino_s8_architecture_through_the_real_path():
     np.testing.assert_allclose(maps.attn.sum(-1), 1.0, atol=1e-4)
     assert maps.label is None and maps.pos_similarity.shape == (28, 28, 28, 28)
     picture, caption = views.dino_view(maps, 0.6, "mean")
-    assert picture.ndim == 3 and "attention" in caption
+    assert picture.ndim == 3 and "attention" in caption.en

@@ -54,7 +54,7 @@ def test_modes_and_threshold_extremes():
     assert counts["none"] > counts["per-class"] >= counts["class-agnostic"] > 0
     nothing = suppress(raw, 1.0, 0.5, "per-class")
     assert len(nothing.indices) == 0 and nothing.trace == []
-    assert "No box scores above the threshold" in kept_picture(raw, nothing)[1]
+    assert "No box scores above the threshold" in kept_picture(raw, nothing)[1].en
     everything = suppress(raw, 0.0, 1.0, "per-class")          # IoU > 1 never happens: nothing removed
     assert len(everything.indices) == len(raw.scores)
     one_per_class = suppress(raw, 0.0, 0.0, "per-class")       # any overlap removes
@@ -95,11 +95,11 @@ def test_views_draw_every_step():
     raw = detect("examples/scenes/scene-3.png")
     kept = suppress(raw, 0.2, 0.5, "per-class")
     before, caption = candidates_picture(raw, kept)
-    assert before.shape == (640, 640, 3) and f"{len(kept.candidates)} candidate" in caption
+    assert before.shape == (640, 640, 3) and f"{len(kept.candidates)} candidate" in caption.en
     for step in range(len(kept.trace) + 1):
         picture, caption = nms_step_picture(raw, kept, step, 0.5)
-        assert picture.shape == before.shape and f"Step {step} of {len(kept.trace)}" in caption
-    assert "Done" in caption
+        assert picture.shape == before.shape and f"Step {step} of {len(kept.trace)}" in caption.en
+    assert "Done" in caption.en and "完成" in caption.zh
     rows = step_rows(raw, kept, 1)
     assert len(rows) == len(kept.trace[0].rivals) and {r[-1] for r in rows} <= {"removed", "stays"}
 
@@ -218,4 +218,4 @@ def test_player_walks_every_step_and_next_stops_at_the_end(monkeypatch):
     assert list(tab.play(raw, 0.3, 0.5, "Per-class NMS", steps)) == list(range(steps + 1))   # at the end: replay
     assert tab.next_step(raw, 0.3, 0.5, "Per-class NMS", steps) == steps
     picture, caption, rows = tab.step_view(raw, 0.3, 0.5, "Soft-NMS (linear)", 1)
-    assert picture is None and "greedy NMS" in caption
+    assert picture is None and "greedy NMS" in caption.en

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from visionlab.ops import style
 from visionlab.ops.boxes import box_iou, multibox_prior
+from visionlab.text import Text
 from visionlab.ops.fonts import font
 
 DISPLAY = 640
@@ -80,7 +81,7 @@ def colour_of(label: int) -> tuple[int, int, int]:
     return PALETTE[int(label) % len(PALETTE)]
 
 
-def iou_picture(a, b, size: int = 320) -> tuple[np.ndarray, str]:
+def iou_picture(a, b, size: int = 320) -> tuple[np.ndarray, Text]:
     """Two boxes (XYXY in a 0-100 square) with intersection and union shaded, and their IoU."""
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     c = Canvas(np.full((100, 100, 3), 255, np.uint8), long_side=size)
@@ -93,12 +94,14 @@ def iou_picture(a, b, size: int = 320) -> tuple[np.ndarray, str]:
     inter = float(np.prod(np.clip(hi - lo, 0, None)))
     union = area(a) + area(b) - inter
     iou = float(np.nan_to_num(box_iou(a, b)[0, 0]))
-    return c.picture(), (f"**IoU = intersection / union = {inter:.0f} / {union:.0f} = {iou:.3f}**  \n"
-                         f"area A = {area(a):.0f}, area B = {area(b):.0f}; union = A + B - intersection.")
+    return c.picture(), Text(f"**IoU = intersection / union = {inter:.0f} / {union:.0f} = {iou:.3f}**  \n"
+                             f"area A = {area(a):.0f}, area B = {area(b):.0f}; union = A + B - intersection.",
+                             f"**IoU = 交集 / 并集 = {inter:.0f} / {union:.0f} = {iou:.3f}**  \n"
+                             f"A 的面积 = {area(a):.0f}，B 的面积 = {area(b):.0f}；并集 = A + B - 交集。")
 
 
 def anchors_picture(image: np.ndarray, feature_hw: tuple[int, int], sizes, ratios,
-                    cell: tuple[int, int]) -> tuple[np.ndarray, str]:
+                    cell: tuple[int, int]) -> tuple[np.ndarray, Text]:
     """The feature-map grid over the picture and every anchor of one cell (row, column)."""
     H, W = image.shape[:2]
     fh, fw = feature_hw
@@ -117,6 +120,10 @@ def anchors_picture(image: np.ndarray, feature_hw: tuple[int, int], sizes, ratio
     pairs = [(s, ratios[0]) for s in sizes] + [(sizes[0], q) for q in ratios[1:]]
     for k, (box, (s, q)) in enumerate(zip(mine, pairs)):
         c.box(box, PALETTE[k % len(PALETTE)], width=2, text=f"s={s:g} r={q:g}", font_size=12)
-    return c.picture(), (f"**{per_cell} anchors per cell** (sizes + ratios - 1 = {len(sizes)} + {len(ratios)} - 1), "
-                         f"{fh} x {fw} cells: **{len(anchors)} anchors** in all. Shown: cell (row {r}, column {col}). "
-                         "Width = s·H·√r, height = s·H/√r.")
+    n_s, n_r, total = len(sizes), len(ratios), len(anchors)
+    return c.picture(), Text(f"**{per_cell} anchors per cell** (sizes + ratios - 1 = {n_s} + {n_r} - 1), "
+                             f"{fh} x {fw} cells: **{total} anchors** in all. Shown: cell (row {r}, column {col}). "
+                             "Width = s·H·√r, height = s·H/√r.",
+                             f"**每个格子 {per_cell} 个锚框**（尺寸数 + 宽高比数 - 1 = {n_s} + {n_r} - 1），"
+                             f"{fh} x {fw} 个格子：一共 **{total} 个锚框**。图中是第 {r} 行、第 {col} 列的格子。"
+                             "宽 = s·H·√r，高 = s·H/√r。")

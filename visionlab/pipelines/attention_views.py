@@ -1,7 +1,7 @@
 """Turn recorded attention (AttentionMaps) and Grad-CAM (GradCamMap) into pictures.
 
 Every function returns (picture, caption): an (H, W, 3) uint8 RGB array and one sentence
-saying what it shows. Layers and heads are counted from 1 here, as people count; values out
+saying what it shows (a `Text`, in English and Chinese). Layers and heads are counted from 1 here, as people count; values out
 of range are clamped and the caption says so.
 """
 
@@ -20,57 +20,70 @@ from visionlab.text import Text
 DISPLAY = 448  # pictures are shown at least this large, so 8 x 8 patches stay visible
 
 
-def _clamp(value: int, high: int, what: str, notes: list[str]) -> int:
+def _clamp(value: int, high: int, what: Text, notes: list[Text]) -> int:
     """1-based `value` into [1, high]; a note is added when it had to move."""
     v = min(max(int(value), 1), high)
     if v != int(value):
-        notes.append(f"{what.capitalize()} {int(value)} does not exist here, so {what} {v} of {high} is shown.")
+        notes.append(Text(f"{what.en.capitalize()} {int(value)} does not exist here, so {what.en} {v} of {high} is shown.",
+                          f"这里没有第 {int(value)} 个{what.zh}，所以显示的是第 {v} 个（共 {high} 个）。"))
     return v
+
+
+LAYER, HEAD = Text("layer", "层"), Text("head", "头")
 
 
 def _big(picture: np.ndarray) -> np.ndarray:
     return upscale_nearest(picture, DISPLAY)
 
 
-def _caption(text: str, notes: list[str]) -> str:
-    return " ".join([text, *notes])
+def _caption(text: Text, notes: list[Text]) -> Text:
+    for note in notes:
+        text = text + " " + note
+    return text
 
 
 def rollout_view(maps: AttentionMaps, fusion: str = "mean", discard: float = 0.9,
-                 alpha: float = 0.55) -> tuple[np.ndarray, str]:
+                 alpha: float = 0.55) -> tuple[np.ndarray, Text]:
     joint = rollout(torch.from_numpy(maps.attn), fusion, discard)           # [T, T]
     heat = token_to_patches(joint[0], maps.prefix, maps.grid).numpy()       # [gh, gw]
+    L = maps.attn.shape[0]
+    fused = {"mean": "平均", "max": "最大值", "min": "最小值"}.get(fusion, fusion)
     return (heatmap_overlay(_big(maps.picture), heat, alpha),
-            f"Attention rollout through all {maps.attn.shape[0]} layers: how much the [CLS] token draws on "
-            f"each patch (heads fused by {fusion}, lowest {discard:.0%} of links discarded).")
+            Text(f"Attention rollout through all {L} layers: how much the [CLS] token draws on "
+                 f"each patch (heads fused by {fusion}, lowest {discard:.0%} of links discarded).",
+                 f"贯穿全部 {L} 层的注意力展开（rollout）：[CLS] token 从每个图块汲取多少信息"
+                 f"（多头用{fused}融合，丢弃最弱的 {discard:.0%} 连接）。"))
 
 
-def head_view(maps: AttentionMaps, layer: int, head: int, alpha: float = 0.55) -> tuple[np.ndarray, str]:
+def head_view(maps: AttentionMaps, layer: int, head: int, alpha: float = 0.55) -> tuple[np.ndarray, Text]:
     L, H = maps.attn.shape[:2]
-    notes: list[str] = []
-    layer, head = _clamp(layer, L, "layer", notes), _clamp(head, H, "head", notes)
+    notes: list[Text] = []
+    layer, head = _clamp(layer, L, LAYER, notes), _clamp(head, H, HEAD, notes)
     row = maps.attn[layer - 1, head - 1, 0]                                # [T]: the [CLS] query
     heat = token_to_patches(torch.from_numpy(row), maps.prefix, maps.grid).numpy()
     return (heatmap_overlay(_big(maps.picture), heat, alpha, smooth=False),
-            _caption(f"Layer {layer}, head {head}: the [CLS] token's attention over the patches "
-                     "(the row of softmax(QK^T/sqrt(d)) for [CLS]).", notes))
+            _caption(Text(f"Layer {layer}, head {head}: the [CLS] token's attention over the patches "
+                          "(the row of softmax(QK^T/sqrt(d)) for [CLS]).",
+                          f"第 {layer} 层、第 {head} 个头：[CLS] token 对各图块的注意力"
+                          "（softmax(QK^T/sqrt(d)) 中 [CLS] 的那一行）。"), notes))
 
 
-def all_heads_view(maps: AttentionMaps, layer: int, alpha: float = 0.55) -> tuple[np.ndarray, str]:
+def all_heads_view(maps: AttentionMaps, layer: int, alpha: float = 0.55) -> tuple[np.ndarray, Text]:
     L, H = maps.attn.shape[:2]
-    notes: list[str] = []
-    layer = _clamp(layer, L, "layer", notes)
+    notes: list[Text] = []
+    layer = _clamp(layer, L, LAYER, notes)
     small = upscale_nearest(maps.picture, 192)
     tiles = [heatmap_overlay(small, token_to_patches(torch.from_numpy(maps.attn[layer - 1, h, 0]), maps.prefix,
                                                      maps.grid).numpy(), alpha, smooth=False, colour_bar=False)
              for h in range(H)]
     cols = min(H, 4 if H <= 8 else 6)
     return (tile(tiles, cols, [f"head {h + 1}" for h in range(H)]),
-            _caption(f"Layer {layer}: the [CLS] token's attention in each of its {H} heads. Heads learn to "
-                     "look for different things.", notes))
+            _caption(Text(f"Layer {layer}: the [CLS] token's attention in each of its {H} heads. Heads learn to "
+                          "look for different things.",
+                          f"第 {layer} 层：[CLS] token 在全部 {H} 个头里的注意力。不同的头学会关注不同的东西。"), notes))
 
 
-def dino_view(maps: AttentionMaps, keep: float = 0.6, fusion: str = "mean") -> tuple[np.ndarray, str]:
+def dino_view(maps: AttentionMaps, keep: float = 0.6, fusion: str = "mean") -> tuple[np.ndarray, Text]:
     """Keep the patches holding `keep` of the last layer's [CLS] attention (heads fused)."""
     last = torch.from_numpy(maps.attn[-1])                                  # [H, T, T]
     fused = {"mean": last.mean(0), "max": last.amax(0), "min": last.amin(0)}[fusion][0]  # [T]
@@ -80,54 +93,67 @@ def dino_view(maps: AttentionMaps, keep: float = 0.6, fusion: str = "mean") -> t
     h, w = big.shape[:2]
     up = np.kron(mask, np.ones((h // maps.grid[0], w // maps.grid[1]), np.float32))[..., None]
     out = (big * (0.25 + 0.75 * up)).astype(np.uint8)                      # dim what is left out
-    return out, (f"DINO-style mask: the {int(mask.sum())} of {mask.size} patches that hold {keep:.0%} of the "
-                 "last layer's [CLS] attention; the rest is dimmed.")
+    kept, total = int(mask.sum()), mask.size
+    return out, Text(f"DINO-style mask: the {kept} of {total} patches that hold {keep:.0%} of the "
+                     "last layer's [CLS] attention; the rest is dimmed.",
+                     f"DINO 式掩码：{total} 个图块中的 {kept} 个占了最后一层 [CLS] 注意力的 {keep:.0%}；其余的被调暗。")
 
 
-def patch_view(maps: AttentionMaps, patch: int, layer: int, alpha: float = 0.55) -> tuple[np.ndarray, str]:
+def patch_view(maps: AttentionMaps, patch: int, layer: int, alpha: float = 0.55) -> tuple[np.ndarray, Text]:
     """What one patch (0-based, reading order) attends to in one layer, heads averaged."""
     L = maps.attn.shape[0]
     gh, gw = maps.grid
-    notes: list[str] = []
-    layer = _clamp(layer, L, "layer", notes)
+    notes: list[Text] = []
+    layer = _clamp(layer, L, LAYER, notes)
     if not 0 <= int(patch) < gh * gw:
         clamped = min(max(int(patch), 0), gh * gw - 1)
-        notes.append(f"There is no patch {int(patch) + 1}; patch {clamped + 1} of {gh * gw} is shown.")
+        notes.append(Text(f"There is no patch {int(patch) + 1}; patch {clamped + 1} of {gh * gw} is shown.",
+                          f"没有第 {int(patch) + 1} 个图块；显示的是第 {clamped + 1} 个（共 {gh * gw} 个）。"))
         patch = clamped
     row = maps.attn[layer - 1, :, maps.prefix + int(patch)].mean(0)        # [T], heads averaged
     heat = token_to_patches(torch.from_numpy(row), maps.prefix, maps.grid).numpy()
     overlay = heatmap_overlay(_big(maps.picture), heat, alpha, smooth=False, colour_bar=False)
     marked = patch_grid(overlay, maps.grid, highlight=int(patch))
     cls_share = float(row[:maps.prefix].sum())
-    return marked, _caption(f"Patch {int(patch) + 1} (outlined) in layer {layer}: where it looks, heads averaged. "
-                            f"It gives {cls_share:.0%} of its attention to the [CLS] token.", notes)
+    n = int(patch) + 1
+    return marked, _caption(Text(f"Patch {n} (outlined) in layer {layer}: where it looks, heads averaged. "
+                                 f"It gives {cls_share:.0%} of its attention to the [CLS] token.",
+                                 f"第 {layer} 层的第 {n} 个图块（带框的）：它看向哪里，多头取平均。"
+                                 f"它把 {cls_share:.0%} 的注意力给了 [CLS] token。"), notes)
 
 
-def patches_view(maps: AttentionMaps) -> tuple[np.ndarray, str]:
+def patches_view(maps: AttentionMaps) -> tuple[np.ndarray, Text]:
     gh, gw = maps.grid
+    p = maps.patch_size
     return (patch_grid(_big(maps.picture), maps.grid),
-            f"How a ViT reads the picture: {gh} x {gw} = {gh * gw} patches of {maps.patch_size} x "
-            f"{maps.patch_size} pixels, numbered in token order, plus the [CLS] token (0). Click a patch "
-            "to see what it attends to.")
+            Text(f"How a ViT reads the picture: {gh} x {gw} = {gh * gw} patches of {p} x {p} pixels, numbered "
+                 "in token order, plus the [CLS] token (0). Click a patch to see what it attends to.",
+                 f"ViT 怎样读这张图：{gh} x {gw} = {gh * gw} 个 {p} x {p} 像素的图块，按 token 顺序编号，"
+                 "再加上 [CLS] token（0 号）。点击一个图块，看看它在关注什么。"))
 
 
-def position_view(maps: AttentionMaps) -> tuple[np.ndarray, str]:
+def position_view(maps: AttentionMaps) -> tuple[np.ndarray, Text]:
     if maps.pos_similarity is None:
         raise WrongKindOfModel(Text("This model has no learned position embedding to show.",
                                     "这个模型没有可以展示的（学习得到的）位置嵌入。"))
     cell = max(12, 448 // max(maps.grid))
     return (similarity_mosaic(maps.pos_similarity, cell=cell),
-            "Position embeddings: at each patch's place, a small map of how similar (cosine) its position "
-            "embedding is to every other patch's. ViTs trained on photos learn that nearby patches, and patches "
-            "in the same row or column, belong together; the bundled tiny ViT saw its pictures flipped and "
-            "turned, so it mostly learned how far a patch is from the centre.")
+            Text("Position embeddings: at each patch's place, a small map of how similar (cosine) its position "
+                 "embedding is to every other patch's. ViTs trained on photos learn that nearby patches, and patches "
+                 "in the same row or column, belong together; the bundled tiny ViT saw its pictures flipped and "
+                 "turned, so it mostly learned how far a patch is from the centre.",
+                 "位置嵌入：在每个图块的位置上画一张小图，表示它的位置嵌入和其他每个图块的有多相似（余弦）。"
+                 "在照片上训练的 ViT 会学到：相邻的图块、同一行或同一列的图块是一起的；自带的小 ViT "
+                 "看到的图片被翻转和旋转过，所以它主要学到的是图块离中心有多远。"))
 
 
-def grad_cam_view(cam: GradCamMap, alpha: float = 0.55) -> tuple[np.ndarray, str]:
+def grad_cam_view(cam: GradCamMap, alpha: float = 0.55) -> tuple[np.ndarray, Text]:
     h, w = cam.cam.shape
     return (heatmap_overlay(_big(cam.picture), cam.cam, alpha),
-            f"Grad-CAM for '{cam.label}' ({cam.probability:.0%}): the {h} x {w} feature maps of `{cam.layer}`, "
-            "weighted by how much each raises that class's score.")
+            Text(f"Grad-CAM for '{cam.label}' ({cam.probability:.0%}): the {h} x {w} feature maps of `{cam.layer}`, "
+                 "weighted by how much each raises that class's score.",
+                 f"“{cam.label}”（{cam.probability:.0%}）的 Grad-CAM：`{cam.layer}` 的 {h} x {w} 特征图，"
+                 "按每张图能把这个类别的分数提高多少来加权。"))
 
 
 def patch_at(maps: AttentionMaps, x: float, y: float) -> int | None:

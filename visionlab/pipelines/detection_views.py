@@ -1,7 +1,7 @@
 """Pictures for the Detection tab: candidate boxes, kept boxes, and NMS step by step.
 
 Every function returns (picture, caption): the picture is (H, W, 3) uint8 RGB drawn with
-`visionlab.ops.box_drawing.Canvas`; captions are short Markdown.
+`visionlab.ops.box_drawing.Canvas`; captions are short Markdown, as a `Text` (English, Chinese).
 """
 
 from __future__ import annotations
@@ -10,33 +10,44 @@ import numpy as np
 
 from visionlab.ops.box_drawing import DROP, KEEP, WAITING, Canvas, colour_of
 from visionlab.pipelines.detection import SCORE_FLOOR, Kept, RawDetections
+from visionlab.text import Text
 
 
-def candidates_picture(raw: RawDetections, kept: Kept) -> tuple[np.ndarray, str]:
+def candidates_picture(raw: RawDetections, kept: Kept) -> tuple[np.ndarray, Text]:
     """Every candidate above the score threshold, thin and translucent: the raw output."""
     c = Canvas(raw.image)
     for i in kept.candidates[::-1]:                       # best drawn last, on top
         c.box(raw.boxes[i], colour_of(raw.labels[i]), width=1, alpha=170)
-    n = len(kept.candidates)
-    return c.picture(), (f"**Before NMS: {n} candidate box{'es' if n != 1 else ''}** "
-                         f"(of {len(raw.scores)} the model proposed above score {SCORE_FLOOR:g}); "
-                         "one object gives a whole cluster of boxes.")
+    n, proposed = len(kept.candidates), len(raw.scores)
+    return c.picture(), Text(f"**Before NMS: {n} candidate box{'es' if n != 1 else ''}** "
+                             f"(of {proposed} the model proposed above score {SCORE_FLOOR:g}); "
+                             "one object gives a whole cluster of boxes.",
+                             f"**NMS 之前：{n} 个候选框**（模型给出的分数高于 {SCORE_FLOOR:g} 的框共 {proposed} 个）；"
+                             "一个物体会引出一整簇框。")
 
 
-def kept_picture(raw: RawDetections, kept: Kept) -> tuple[np.ndarray, str]:
+MODE_NAMES = {"none": Text("no NMS: every candidate stays", "不做 NMS：每个候选框都留下"),
+              "class-agnostic": Text("class-agnostic NMS", "不分类别的 NMS"),
+              "per-class": Text("per-class NMS", "按类别的 NMS"),
+              "soft-nms linear": Text("Soft-NMS linear", "Soft-NMS（线性）"),
+              "soft-nms gaussian": Text("Soft-NMS gaussian", "Soft-NMS（高斯）")}
+
+
+def kept_picture(raw: RawDetections, kept: Kept) -> tuple[np.ndarray, Text]:
     """The boxes that survive, with label and score tags."""
     c = Canvas(raw.image)
     for i, s in zip(kept.indices[::-1], kept.scores[::-1]):
         c.box(raw.boxes[i], colour_of(raw.labels[i]), width=3, text=f"{raw.label_names[raw.labels[i]]} {s:.2f}")
     n, m = len(kept.indices), len(kept.candidates)
     if m == 0:
-        return c.picture(), "**No box scores above the threshold.** Lower the score threshold to see candidates."
-    what = {"none": "no NMS: every candidate stays", "class-agnostic": "class-agnostic NMS",
-            "per-class": "per-class NMS"}.get(kept.mode, kept.mode.replace("soft-nms", "Soft-NMS"))
-    return c.picture(), f"**After {what}: {n} of {m} boxes kept**, {m - n} removed."
+        return c.picture(), Text("**No box scores above the threshold.** Lower the score threshold to see candidates.",
+                                 "**没有框的分数高于阈值。**降低分数阈值就能看到候选框。")
+    what = MODE_NAMES.get(kept.mode, Text(kept.mode, kept.mode))
+    return c.picture(), Text(f"**After {what.en}: {n} of {m} boxes kept**, {m - n} removed.",
+                             f"**{what.zh}之后：{m} 个框中保留了 {n} 个**，去掉了 {m - n} 个。")
 
 
-def nms_step_picture(raw: RawDetections, kept: Kept, step: int, iou_threshold: float) -> tuple[np.ndarray, str]:
+def nms_step_picture(raw: RawDetections, kept: Kept, step: int, iou_threshold: float) -> tuple[np.ndarray, Text]:
     """NMS after `step` decisions (0 = nothing decided yet; len(trace) = finished).
 
     Green: kept so far. The box decided at this step is tagged KEEP; the boxes it was compared
@@ -54,23 +65,28 @@ def nms_step_picture(raw: RawDetections, kept: Kept, step: int, iou_threshold: f
     for i in done[:-1]:
         c.box(raw.boxes[i], KEEP, width=3, text=f"{raw.label_names[raw.labels[i]]} {raw.scores[i]:.2f}")
     if step == 0:
-        return c.picture(), (f"**Step 0 of {len(trace)}:** {len(kept.candidates)} candidates, sorted by score. "
-                             "Press *Next* to keep the best one.")
+        n = len(kept.candidates)
+        return c.picture(), Text(f"**Step 0 of {len(trace)}:** {n} candidates, sorted by score. "
+                                 "Press *Next* to keep the best one.",
+                                 f"**第 0 步（共 {len(trace)} 步）：**{n} 个候选框，按分数排好。按*下一步*保留最好的那个。")
     s = trace[step - 1]
     for i, iou, drop in zip(s.rivals, s.ious, s.suppressed):
         if drop or iou > 0.05:
             c.box(raw.boxes[i], DROP if drop else WAITING, width=2 if drop else 1, alpha=230,
                   text=f"{iou:.2f}", font_size=12)
     c.box(raw.boxes[s.kept], KEEP, width=4, text=f"KEEP {raw.label_names[raw.labels[s.kept]]} {raw.scores[s.kept]:.2f}")
-    n_drop = int(s.suppressed.sum())
-    same = f" *{raw.label_names[raw.labels[s.kept]]}*" if kept.mode == "per-class" else ""   # per-class: one label
-    left = len(s.rivals) - n_drop
-    caption = (f"**Step {step} of {len(trace)}:** keep the best remaining box "
-               f"(*{raw.label_names[raw.labels[s.kept]]}*, score {raw.scores[s.kept]:.2f}). "
-               f"Compare it with the {len(s.rivals)}{same} box{'es' if len(s.rivals) != 1 else ''} still in the race: "
-               f"**{n_drop}** overlap it with IoU > {iou_threshold:.2f} and are removed (red); {left} stay.")
+    n_drop, rivals = int(s.suppressed.sum()), len(s.rivals)
+    name, score = raw.label_names[raw.labels[s.kept]], raw.scores[s.kept]
+    same = f" *{name}*" if kept.mode == "per-class" else ""   # per-class: one label
+    left = rivals - n_drop
+    caption = Text(f"**Step {step} of {len(trace)}:** keep the best remaining box (*{name}*, score {score:.2f}). "
+                   f"Compare it with the {rivals}{same} box{'es' if rivals != 1 else ''} still in the race: "
+                   f"**{n_drop}** overlap it with IoU > {iou_threshold:.2f} and are removed (red); {left} stay.",
+                   f"**第 {step} 步（共 {len(trace)} 步）：**保留剩下的框里最好的一个（*{name}*，分数 {score:.2f}）。"
+                   f"把它和还在竞争的 {rivals} 个{same}框比较：**{n_drop}** 个和它的 IoU > {iou_threshold:.2f}，"
+                   f"被去掉（红色）；{left} 个留下。")
     if step == len(trace):
-        caption += f" **Done: {len(trace)} kept.**"
+        caption += Text(f" **Done: {len(trace)} kept.**", f" **完成：保留了 {len(trace)} 个。**")
     return c.picture(), caption
 
 
