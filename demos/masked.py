@@ -61,8 +61,8 @@ def caption(r: Reconstruction) -> str:
     lines = [
         Text(f"**{r.method}** hid **{r.hidden_patches} of {total} patches ({r.ratio:.0%})** of {r.patch_size} px, "
              "chosen by ", f"**{r.method}** 遮住了 **{total} 个图块中的 {r.hidden_patches} 个（{r.ratio:.0%}）**，"
-             f"每块 {r.patch_size} 像素，由") + how + Text(f". Trained to predict {r.target_kind}.",
-                                                          f"选出。训练目标是预测 {r.target_kind}。"),
+             f"每块 {r.patch_size} 像素，由") + how + Text(f". Trained to predict {r.target_kind.en}.",
+                                                          f"选出。训练目标是预测{r.target_kind.zh}。"),
         Text(f"Masked-region **{r.loss_name}**: model **{r.loss:.4f}**, mean-colour baseline **{r.baseline_loss:.4f}** "
              f"(the model's error is {share:.0%} of the baseline's; 0-1 pixel units).",
              f"被遮区域的 **{r.loss_name}**：模型 **{r.loss:.4f}**，平均颜色基线 **{r.baseline_loss:.4f}** "

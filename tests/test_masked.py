@@ -202,7 +202,7 @@ def test_pipeline_panels_and_losses(tiny_pipes, which):
     assert (r.error_map[~r.mask] == 0).all()
     assert r.loss_name == ("L1" if which == "SimMIM" else "MSE")
     assert r.baseline_loss == pytest.approx(0.0, abs=1e-4)           # a one-colour picture: the mean is exact
-    assert r.norm_pix == (which == "MAE-normpix") and "normalised" in r.target_kind
+    assert r.norm_pix == (which == "MAE-normpix") and "normalised" in r.target_kind.en
     if which == "MAE":
         assert r.hidden_patches == 8 and r.mask_patch == 8
     if which == "SimMIM":

@@ -41,7 +41,7 @@ def kept_picture(raw: RawDetections, kept: Kept) -> tuple[np.ndarray, Text]:
     n, m = len(kept.indices), len(kept.candidates)
     if m == 0:
         return c.picture(), Text("**No box scores above the threshold.** Lower the score threshold to see candidates.",
-                                 "**没有框的分数高于阈值。**降低分数阈值就能看到候选框。")
+                                 "**没有框的分数高于阈值**。降低分数阈值就能看到候选框。")
     what = MODE_NAMES.get(kept.mode, Text(kept.mode, kept.mode))
     return c.picture(), Text(f"**After {what.en}: {n} of {m} boxes kept**, {m - n} removed.",
                              f"**{what.zh}之后：{m} 个框中保留了 {n} 个**，去掉了 {m - n} 个。")
@@ -68,7 +68,7 @@ def nms_step_picture(raw: RawDetections, kept: Kept, step: int, iou_threshold: f
         n = len(kept.candidates)
         return c.picture(), Text(f"**Step 0 of {len(trace)}:** {n} candidates, sorted by score. "
                                  "Press *Next* to keep the best one.",
-                                 f"**第 0 步（共 {len(trace)} 步）：**{n} 个候选框，按分数排好。按*下一步*保留最好的那个。")
+                                 f"**第 0 步（共 {len(trace)} 步）**：{n} 个候选框，按分数排好。按*下一步*保留最好的那个。")
     s = trace[step - 1]
     for i, iou, drop in zip(s.rivals, s.ious, s.suppressed):
         if drop or iou > 0.05:
@@ -82,7 +82,7 @@ def nms_step_picture(raw: RawDetections, kept: Kept, step: int, iou_threshold: f
     caption = Text(f"**Step {step} of {len(trace)}:** keep the best remaining box (*{name}*, score {score:.2f}). "
                    f"Compare it with the {rivals}{same} box{'es' if rivals != 1 else ''} still in the race: "
                    f"**{n_drop}** overlap it with IoU > {iou_threshold:.2f} and are removed (red); {left} stay.",
-                   f"**第 {step} 步（共 {len(trace)} 步）：**保留剩下的框里最好的一个（*{name}*，分数 {score:.2f}）。"
+                   f"**第 {step} 步（共 {len(trace)} 步）**：保留剩下的框里最好的一个（*{name}*，分数 {score:.2f}）。"
                    f"把它和还在竞争的 {rivals} 个{same}框比较：**{n_drop}** 个和它的 IoU > {iou_threshold:.2f}，"
                    f"被去掉（红色）；{left} 个留下。")
     if step == len(trace):

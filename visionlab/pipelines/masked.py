@@ -96,11 +96,12 @@ class Reconstruction:
         return self.timings.preprocess_ms + self.timings.forward_ms
 
     @property
-    def target_kind(self) -> str:
+    def target_kind(self) -> Text:
         """How the model's pixel targets were prepared during training, in words."""
         if self.norm_pix:
-            return "per-patch normalised pixels (each patch's mean and spread removed)"
-        return "plain pixels (normalised with the dataset's mean and std)"
+            return Text("per-patch normalised pixels (each patch's mean and spread removed)",
+                        "逐块归一化的像素（去掉了每个图块自己的均值和离散程度）")
+        return Text("plain pixels (normalised with the dataset's mean and std)", "普通像素（用数据集的均值和标准差归一化）")
 
 
 def method_of(loaded: LoadedModel) -> str:
