@@ -7,7 +7,7 @@ import gradio as gr
 from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths,
                           image_input, model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
-from demos.i18n import error, say, tr
+from demos.i18n import choices, error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.text import Text
 
@@ -22,10 +22,10 @@ VIEWS = {
     "Position embeddings": "positions",
 }
 DEFAULT_VIEW = "Rollout (all layers)"
-VIEW_CHOICES = [(tr(en, zh), en) for en, zh in zip(VIEWS, [
+VIEW_CHOICES = choices(VIEWS, [
     "注意力展开（所有层）", "[CLS] 注意力：一层、一个头", "一层的所有头", "DINO 掩码（注意力最集中的部分）",
-    "Grad-CAM（卷积网络）", "注意力展开与 Grad-CAM 并排", "图块网格", "位置嵌入"])]
-FUSIONS = [(tr("mean", "平均"), "mean"), (tr("max", "最大"), "max"), (tr("min", "最小"), "min")]
+    "Grad-CAM（卷积网络）", "注意力展开与 Grad-CAM 并排", "图块网格", "位置嵌入"])
+FUSIONS = choices(["mean", "max", "min"], ["平均", "最大", "最小"])
 
 
 @cached_for_examples

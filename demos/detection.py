@@ -11,7 +11,7 @@ from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, exampl
                           note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
-from demos.i18n import error, say, tr
+from demos.i18n import choices, error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.box_drawing import anchors_picture, iou_picture
 from visionlab.text import Text
@@ -24,8 +24,8 @@ MODES = {
     "Soft-NMS (Gaussian)": "soft-nms gaussian",
 }
 DEFAULT_MODE = "Per-class NMS"
-MODE_CHOICES = [(tr(en, zh), en) for en, zh in zip(MODES, [
-    "不做 NMS（原始框）", "不分类别的 NMS", "按类别的 NMS", "Soft-NMS（线性）", "Soft-NMS（高斯）"])]
+MODE_CHOICES = choices(MODES, [
+    "不做 NMS（原始框）", "不分类别的 NMS", "按类别的 NMS", "Soft-NMS（线性）", "Soft-NMS（高斯）"])
 DEFAULT_QUERIES = "cat, person, cup, rocket"
 TABLE_HEADERS = ["label", "score", "x0", "y0", "x1", "y1"]
 STEP_HEADERS = ["box #", "label", "score", "IoU with kept box", "decision"]

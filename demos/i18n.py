@@ -32,6 +32,12 @@ def tr(en: str, zh: str) -> I18nData:
     return I18N(key)
 
 
+def choices(english, chinese) -> list[tuple[I18nData, str]]:
+    """Radio or dropdown choices shown in the page's language; each one's value is its English
+    (what handlers compare with and what the API takes)."""
+    return [(tr(en, zh), en) for en, zh in zip(english, chinese, strict=True)]
+
+
 SESSIONS = PerPage()  # page -> "en" / "zh", as set by the switch
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_choices, model_dropdown,
                           note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
-from demos.i18n import error, say, tr
+from demos.i18n import choices, error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
 from visionlab.models.masked_facts import model_facts
@@ -22,9 +22,9 @@ if TYPE_CHECKING:  # torch is imported on the first call, not at start-up
 # Choices are (shown, value) pairs: the value is the English, which is also what the API takes.
 METHODS = ["MAE", "SimMIM", "Both side by side (same mask)"]
 BOTH = METHODS[2]
-METHOD_CHOICES = [("MAE", "MAE"), ("SimMIM", "SimMIM"), (tr(BOTH, "两个并排（同一个掩码）"), BOTH)]
+METHOD_CHOICES = choices(METHODS, ["MAE", "SimMIM", "两个并排（同一个掩码）"])
 SOURCES = ["Random squares (seed)", "My brush strokes"]
-SOURCE_CHOICES = [(tr(SOURCES[0], "随机方块（随机种子）"), SOURCES[0]), (tr(SOURCES[1], "我的画笔涂抹"), SOURCES[1])]
+SOURCE_CHOICES = choices(SOURCES, ["随机方块（随机种子）", "我的画笔涂抹"])
 PREFER = {"MAE": "mae-vit-base", "SimMIM": "simmim-swin-base"}
 PANELS = [tr("Original", "原图"), tr("Masked", "遮住后"), tr("Reconstruction", "重建"), tr("Pasted", "拼回"),
           tr("Error per hidden patch", "每个被遮图块的误差")]

@@ -8,13 +8,13 @@ import gradio as gr
 import numpy as np
 
 from demos.common import MODEL_CONCURRENCY, example_paths, image_input, note_panel, handler, warn
-from demos.i18n import error, say, tr
+from demos.i18n import choices, error, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.models.registry import specs_for
 from visionlab.text import Text
 
 CLICK_MODES = ["Object point (+)", "Background point (−)", "Box: click two corners"]
-CLICK_CHOICES = [(tr(en, zh), en) for en, zh in zip(CLICK_MODES, ["物体上的点（+）", "背景上的点（−）", "框：点击两个对角"])]
+CLICK_CHOICES = choices(CLICK_MODES, ["物体上的点（+）", "背景上的点（−）", "框：点击两个对角"])
 EMPTY_PROMPTS = {"points": [], "box": None, "corner": None}
 
 

@@ -11,7 +11,7 @@ from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, exampl
                           model_choices, model_dropdown, note_panel, skip_without_image, handler, warn)
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
-from demos.i18n import say, tr
+from demos.i18n import choices, say, tr
 from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
 from visionlab.text import Text
@@ -19,15 +19,13 @@ from visionlab.text import Text
 # Choices are (shown, value) pairs: the value is the English, which is also what the API takes.
 SOFTMAX = "Softmax over the labels (they compete, sum to 1)"
 COSINE = "Cosine of each label on its own (no competition)"
-VIEWS = [(tr(SOFTMAX, "对标签做 softmax（互相竞争，总和为 1）"), SOFTMAX),
-         (tr(COSINE, "每个标签单独的余弦相似度（不竞争）"), COSINE)]
+VIEWS = choices([SOFTMAX, COSINE], ["对标签做 softmax（互相竞争，总和为 1）", "每个标签单独的余弦相似度（不竞争）"])
 ONE, ENSEMBLE = "One template", "Ensemble of templates"
-PRESETS = [(tr(ONE, "一个模板"), ONE), (tr(ENSEMBLE, "模板集成"), ENSEMBLE)]
+PRESETS = choices([ONE, ENSEMBLE], ["一个模板", "模板集成"])
 MATRIX_VIEWS = {"Cosine similarity": "cosine",
                 "Softmax along each row (picture → which text?)": "per_image",
                 "Softmax along each column (text → which picture?)": "per_text"}
-MATRIX_CHOICES = [(tr(en, zh), en) for en, zh in zip(MATRIX_VIEWS, ["余弦相似度", "按行 softmax（图片 → 哪段文字？）",
-                                                                   "按列 softmax（文字 → 哪张图片？）"])]
+MATRIX_CHOICES = choices(MATRIX_VIEWS, ["余弦相似度", "按行 softmax（图片 → 哪段文字？）", "按列 softmax（文字 → 哪张图片？）"])
 TABLE_HEADERS = ["#", "label", "sentence(s) the text encoder read", "cosine", "logit = scale × cos", "prob."]
 PHOTO_CAPTIONS = {"astronaut": "a photo of an astronaut.", "chelsea": "a photo of a cat.",
                   "coffee": "a photo of a cup of coffee.", "rocket": "a photo of a rocket."}

@@ -58,7 +58,9 @@ def test_every_page_text_has_a_chinese_side():
 
     build_app()
     assert len(i18n._EN) > 100 and set(i18n._EN) == set(i18n._ZH)
-    untranslated = [en for k, en in i18n._EN.items() if not HAN.search(i18n._ZH[k]) and HAN.search(en) is None
+    # a Chinese side without Chinese characters is a forgotten translation, unless it is a name
+    names = {"MAE", "SimMIM"}
+    untranslated = [en for k, en in i18n._EN.items() if not HAN.search(i18n._ZH[k]) and en not in names
                     and re.search("[A-Za-z]{3}", en.replace("VisionLab", "").replace("Grounded-SAM", ""))]
     assert untranslated == []
     assert all("." not in key for key in i18n._EN)  # the page's i18n reads dots as paths
