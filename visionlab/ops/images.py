@@ -26,11 +26,6 @@ class BadImage(VisionLabError, ValueError):
     """The input cannot be used as a picture; str(error) says why in plain words."""
 
 
-NOT_A_PICTURE = Text("This file is not a picture VisionLab can read (or it is damaged). "
-                     "Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF image.",
-                     "VisionLab 读不了这个文件（它不是图片，或者已损坏）。请上传 PNG、JPEG、WebP、GIF、BMP 或 TIFF 图片。")
-
-
 ImageLike = str | Path | bytes | Image.Image | np.ndarray
 
 
@@ -46,7 +41,9 @@ def _open(src: str | Path | bytes) -> Image.Image:
         raise BadImage(Text("The picture file could not be found. Please upload it again.",
                             "找不到这张图片的文件。请重新上传。")) from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise BadImage(NOT_A_PICTURE) from None
+        raise BadImage(Text("This file is not a picture VisionLab can read (or it is damaged). "
+                            "Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF image.",
+                            "VisionLab 读不了这个文件（它不是图片，或者已损坏）。请上传 PNG、JPEG、WebP、GIF、BMP 或 TIFF 图片。")) from None
     _check_size(img.width, img.height)
     return img
 
