@@ -8,7 +8,6 @@ from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, an
                           image_input, model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.i18n import choices, error, say, tr
-from visionlab.models.gpu import gpu_task
 from visionlab.text import Text
 
 VIEWS = {
@@ -29,14 +28,13 @@ FUSIONS = choices(["mean", "max", "min"], ["平均", "最大", "最小"])
 
 
 @cached_for_examples
-@gpu_task
 def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str = DEFAULT_VIEW,
                   layer: int = 99, head: int = 1, fusion: str = "mean", discard: float = 0.9,
                   keep: float = 0.6, cnn: str = "shapes-resnet-tiny", alpha: float = 0.55):
     """One view of where `model` looks. Returns (picture, caption). Layer and head count from 1;
     99 means "the last layer"."""
     from visionlab.pipelines import attention_views as v
-    from visionlab.pipelines.attention import attention_maps, grad_cam_map
+    from visionlab.pipelines.attention import cached_attention_maps as attention_maps, cached_grad_cam as grad_cam_map
 
     kind = VIEWS.get(view)
     if kind is None:
@@ -70,13 +68,12 @@ def footer(caption: Text, result) -> str:
     return f"{say(caption)}{guess}\n\n{answered_by(result.model, None, ms, result.notice)}"
 
 
-@gpu_task
 def run_patch(image: str | None, model: str = "shapes-vit-tiny", patch: int = 0, layer: int = 99,
               alpha: float = 0.55):
     """What patch number `patch` (0-based, reading order) attends to in `layer`. (picture, caption)"""
-    from visionlab.pipelines.attention import attention_maps
+    from visionlab.pipelines.attention import cached_attention_maps
 
-    return _patch(attention_maps(image, model), int(patch), layer, alpha)
+    return _patch(cached_attention_maps(image, model), int(patch), layer, alpha)
 
 
 def _patch(maps, patch: int, layer: int, alpha: float):
@@ -89,9 +86,9 @@ def _patch(maps, patch: int, layer: int, alpha: float):
 def patch_from_click(image: str | None, model: str, layer: int, alpha: float, evt: gr.SelectData):
     """A click on the patch grid picture -> the clicked patch's view (pure geometry, then run_patch)."""
     from visionlab.pipelines import attention_views as v
-    from visionlab.pipelines.attention import attention_maps
+    from visionlab.pipelines.attention import cached_attention_maps
 
-    maps = attention_maps(image, model)
+    maps = cached_attention_maps(image, model)
     x, y = evt.index
     patch = v.patch_at(maps, x, y)
     if patch is None:
@@ -113,16 +110,15 @@ def patch_grid_or_note(image: str | None, model: str):
 
 
 def depth_sliders(model: str, layer: int, head: int):
-    """Layer and head sliders that end at the model's depth and head count (loads the model).
+    """Layer and head sliders that end at the model's depth and head count (from its config: no
+    model is built or run). A CNN has neither: the sliders are greyed out. Values beyond the new
+    ends are moved to them."""
+    from visionlab.pipelines.attention import vit_shape
 
-    A CNN has neither: the sliders are greyed out. Values beyond the new ends are moved to them."""
-    from visionlab.models import load_model
-    from visionlab.pipelines.attention import is_vit
-
-    net = load_model(model).model
-    if not is_vit(net):
+    shape = vit_shape(model)
+    if shape is None:
         return gr.Slider(interactive=False), gr.Slider(interactive=False)
-    depth, heads = len(net.blocks), net.blocks[0].attn.num_heads
+    depth, heads = shape
     return (gr.Slider(1, depth, value=min(int(layer), depth), step=1, interactive=True,
                       label=tr("Layer", "层") + f" (1-{depth})"),
             gr.Slider(1, heads, value=min(int(head), heads), step=1, interactive=True,
@@ -173,7 +169,7 @@ def build() -> None:
            keep.release, alpha.release, cnn.input], **auto)
     gr.on([image.change, model.input], **show_grid)
     gr.on([model.change, image.change], handler(depth_sliders), [model, layer, head], [layer, head],
-          concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
+          api_visibility="private", queue=False)  # from the config: no model runs
     grid.select(handler(patch_from_click), [image, model, layer, alpha], [grid, grid_caption],
                 concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     # The API twin of a click: the patch as a number.

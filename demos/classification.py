@@ -12,7 +12,6 @@ from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import say, tr
 from visionlab.text import Text
-from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
 
 if TYPE_CHECKING:  # torch is imported on the first call, not at start-up
@@ -50,7 +49,6 @@ def card_markdown(card: ModelCard, result: ClassificationResult) -> str:
 
 
 @cached_for_examples
-@gpu_task
 def run_classify(image: str | None, model: str, top_k: int = 5):
     """Classify `image` with registry model `model`. Returns (label dict, model input, card, note)."""
     from visionlab.pipelines.classification import classify

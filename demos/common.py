@@ -70,9 +70,10 @@ def handler(fn: Callable) -> Callable:
             raise gr.Error(say(e.text)) from None
         except Exception as e:  # noqa: BLE001 - never show a traceback to a student
             log.exception("unexpected error in %s", fn.__name__)
-            raise error(f"Something went wrong inside VisionLab ({type(e).__name__}). "
+            kind = getattr(e, "kind", type(e).__name__)  # a Crash in a GPU worker names the original
+            raise error(f"Something went wrong inside VisionLab ({kind}). "
                         "The server is still running: try another picture or model.",
-                        f"VisionLab 内部出了问题（{type(e).__name__}）。服务器仍在运行：换一张图片或换个模型试试。") from None
+                        f"VisionLab 内部出了问题（{kind}）。服务器仍在运行：换一张图片或换个模型试试。") from None
     return wrapper
 
 

@@ -12,7 +12,6 @@ from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, exampl
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import choices, error, say, tr
-from visionlab.models.gpu import gpu_task
 from visionlab.ops.box_drawing import anchors_picture, iou_picture
 from visionlab.text import Text
 
@@ -41,7 +40,6 @@ def _mode(name: str) -> str:
     return MODES[name]
 
 
-@gpu_task
 def run_detector(image: str | None, model: str, queries: str):
     """The model's raw candidates for `image` (a RawDetections; kept in the session's state)."""
     from visionlab.pipelines.detection import detect

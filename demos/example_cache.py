@@ -1,6 +1,6 @@
 """Lazy example caching: the first time an example picture is run with given settings, the
-answer is kept; every later click on it (by anyone) with the same settings, language and
-drawing style is answered at once, without the model.
+answer is kept; every later click on it (by anyone) with the same settings, language,
+drawing style and answering models is answered at once, without the model.
 
 Thirty students clicking the same example is the common case in class: one computes, the
 others wait for that one answer (one lock per key) instead of queueing thirty model calls.
@@ -56,6 +56,18 @@ def cached_for_examples(fn: Callable) -> Callable:
             settings = hashlib.sha1(pickle.dumps((args, sorted(kwargs.items())))).hexdigest()
         except (pickle.PicklingError, TypeError, AttributeError):
             return fn(image, *args, **kwargs)
-        key = (fn.__module__, fn.__qualname__, picture, settings, language(), presenter.style())
-        return _answers.get_or_load(key, lambda: fn(image, *args, **kwargs))
+        models = answering_models((*args, *kwargs.values()))
+        key = (fn.__module__, fn.__qualname__, picture, settings, language(), presenter.style(), models)
+        # Kept only if the same models would still answer: a stand-in's answer, given while a
+        # hub model failed to load, is not served once the real model is back.
+        return _answers.get_or_load(key, lambda: fn(image, *args, **kwargs),
+                                    keep=lambda _: answering_models((*args, *kwargs.values())) == models)
     return wrapper
+
+
+def answering_models(values) -> tuple[str, ...]:
+    """For each registry key among `values`, the key of the model that would answer for it now."""
+    from visionlab.models import REGISTRY
+    from visionlab.models.loader import answering_key
+
+    return tuple(answering_key(v) for v in values if isinstance(v, str) and v in REGISTRY)

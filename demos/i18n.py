@@ -110,5 +110,7 @@ def build(demo: gr.Blocks) -> list:
     the switch moved): chain `.then(...)` to them to rewrite server-made text."""
     switch = gr.Radio(list(CHOICES.values()), value=None, show_label=False, container=False,
                       elem_id="vl-language")
-    return [switch.input(remember, switch, switch, js=SWITCH_JS, api_visibility="private", queue=False),
+    # Callable (undocumented) as /set_language ("English" or "中文"), for API clients.
+    return [switch.input(remember, switch, switch, js=SWITCH_JS, api_name="set_language",
+                         api_visibility="undocumented", queue=False),
             demo.load(remember, switch, switch, js=LOAD_JS, api_visibility="private", queue=False)]

@@ -11,7 +11,6 @@ from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, image_i
                           note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.i18n import choices, error, say, tr
-from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
 from visionlab.models.masked_facts import model_facts
 from visionlab.text import Text
@@ -86,7 +85,6 @@ def losses(results: list[Reconstruction]) -> dict[str, Any]:
 
 
 @cached_for_examples
-@gpu_task
 def run_reconstruct(image: str | None, method: str = "MAE", mae_model: str = "shapes-mae-tiny",
                     simmim_model: str = "shapes-simmim-tiny", ratio: float = 0.75, mask_patch: int = 8,
                     seed: int = 0, mask_source: str = SOURCES[0], brush: Any = None):

@@ -43,7 +43,9 @@ def build(demo: gr.Blocks) -> gr.Checkbox:
     box = gr.Checkbox(False, label=tr("Presenter mode: large type, bold pictures (or open the page with ?presenter=1)",
                                       "演示模式：大字体、醒目的图（也可以用 ?presenter=1 打开页面）"),
                       container=False, elem_id="vl-presenter")
-    box.input(remember, box, box, js=SET_CLASS, api_visibility="private", queue=False)
+    # Callable (undocumented) as /set_presenter, so an API client can ask for presenter pictures too.
+    box.input(remember, box, box, js=SET_CLASS, api_name="set_presenter", api_visibility="undocumented",
+              queue=False)
     demo.load(remember, box, box, js=f"() => {{ const on = ({FROM_URL})(); ({SET_CLASS})(on); return on; }}",
               api_visibility="private", queue=False)
     return box

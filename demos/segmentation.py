@@ -9,7 +9,7 @@ import numpy as np
 
 from demos.common import MODEL_CONCURRENCY, example_paths, image_input, note_panel, handler, warn
 from demos.i18n import choices, error, say, tr
-from visionlab.models.gpu import gpu_task
+from demos.per_page import PerPage
 from visionlab.models.registry import specs_for
 from visionlab.text import Text
 
@@ -28,8 +28,23 @@ def model_choices() -> tuple[list[tuple[str, str]], str]:
     return choices, specs[0].key
 
 
+# page -> the (model, picture) embeddings this page has used: only the page's own earlier
+# requests are called "cached" (the cache is shared; it never tells one student what another asked).
+SEEN = PerPage(size=1024)
+
+
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "api"
+
+
+def seen_before(seg, request: gr.Request | None) -> bool:
+    """Whether this page used this picture's embedding before (remembering it for next time)."""
+    from visionlab.ops.images import content_key
+
+    key, session = (seg.model, content_key(seg.image)), _session(request)
+    mine = SEEN.get(session) or frozenset()
+    SEEN.set(session, (mine | {key}) if len(mine) < 64 else frozenset({key}))
+    return key in mine
 
 
 def need_picture(image: str | None, then: str = "", then_zh: str = "") -> None:
@@ -38,17 +53,18 @@ def need_picture(image: str | None, then: str = "", then_zh: str = "") -> None:
         raise error(f"Upload a picture (or pick an example) first{then}.", f"请先上传一张图片（或选一个示例）{then_zh}。")
 
 
-def summary(seg) -> str:
-    """Which method answered, how long each part took, and SAM's confidence in each mask."""
+def summary(seg, again: bool) -> str:
+    """Which method answered, how long each part took, and SAM's confidence in each mask.
+    `again`: this page used the picture's embedding before."""
     from visionlab.models import get_spec
 
     title = get_spec(seg.model).title
     if seg.method == "grabcut":
         return warn(seg.notice, say(Text(f"GrabCut took {seg.decoder_ms:.0f} ms.", f"GrabCut 用时 {seg.decoder_ms:.0f} 毫秒。")))
-    cost = (Text(f"image encoder **{seg.encoder_ms:.0f} ms** (this picture was new for you)",
-                 f"图像编码器 **{seg.encoder_ms:.0f} 毫秒**（这张图对你来说是新的）") if seg.encoder_ms
-            else Text("image encoder **skipped** (embedding cached for this picture and user)",
-                      "**跳过**了图像编码器（这张图和这位用户的嵌入已缓存）"))
+    cost = (Text("image encoder **skipped** (the picture's embedding is kept since your first click)",
+                 "**跳过**了图像编码器（从你第一次点击起，这张图的嵌入就保留着）") if again
+            else Text(f"image encoder **{seg.encoder_ms:.0f} ms** (once per picture)",
+                      f"图像编码器 **{seg.encoder_ms:.0f} 毫秒**（每张图只算一次）"))
     scores, n = ", ".join(f"{s:.2f}" for s in seg.scores[:8]), len(seg.masks)
     return say(Text(f"Answered by **{title}**: ", f"由 **{title}** 回答：") + cost + Text(
         f"; prompt encoder + mask decoder **{seg.decoder_ms:.0f} ms**. "
@@ -56,31 +72,30 @@ def summary(seg) -> str:
         f"；提示编码器 + 掩码解码器 **{seg.decoder_ms:.0f} 毫秒**。{n} 个掩码；预测的 IoU：{scores}。"))
 
 
-def results(seg, picture):
+def results(seg, picture, request: gr.Request | None):
     """(`picture`, all masks as annotations, mask PNGs, summary): what every action shows."""
     from visionlab.pipelines.segmentation_views import mask_png
 
     annotated = (seg.image, [(m, n) for m, n in zip(seg.masks, seg.names)])
     pngs = [(mask_png(m), n) for m, n in zip(seg.masks, seg.names)]
-    return picture, annotated, pngs, summary(seg)
+    return picture, annotated, pngs, summary(seg, seg.method == "sam" and seen_before(seg, request))
 
 
-def outputs_for(seg):
+def outputs_for(seg, request: gr.Request | None):
     """The results of a prompt: the picture shows the prompts and the best mask."""
     from visionlab.pipelines.segmentation_views import prompt_picture
 
     best = seg.masks[0] if len(seg.masks) else None
-    return results(seg, prompt_picture(seg.image, seg.prompt, best))
+    return results(seg, prompt_picture(seg.image, seg.prompt, best), request)
 
 
-def all_masks(seg):
+def all_masks(seg, request: gr.Request | None):
     """The results of several masks at once (boxes, everything): each mask in its own colour."""
     from visionlab.pipelines.segmentation_views import masks_picture
 
-    return results(seg, masks_picture(seg))
+    return results(seg, masks_picture(seg), request)
 
 
-@gpu_task
 def segment_endpoint(image: str | None, points: str = "", box: str = "", model: str = "sam-vit-b",
                      request: gr.Request = None, progress=gr.Progress()):
     """Segment with points and/or a box given as JSON text, in picture pixels: points
@@ -94,8 +109,8 @@ def segment_endpoint(image: str | None, points: str = "", box: str = "", model: 
         size = load_image(image).size
         points = json.dumps([[size[0] / 2, size[1] / 2]])
         note = say(Text("No prompt was given: one point at the centre was used. ", "没有给提示：用了图片中心的一个点。"))
-    seg = segment(image, points, box, model, _session(request), download=_download_bar(progress))
-    *pictures, text = outputs_for(seg)
+    seg = segment(image, points, box, model, download=_download_bar(progress))
+    *pictures, text = outputs_for(seg, request)
     return (*pictures, note + text)
 
 
@@ -106,7 +121,6 @@ def _download_bar(progress: gr.Progress):
     return report
 
 
-@gpu_task
 def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.SelectData,
              request: gr.Request, progress=gr.Progress()):
     """A click on the picture: add a point (or a box corner), then segment with everything so far."""
@@ -129,9 +143,8 @@ def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.Se
         prompts = {**prompts, "box": [*prompts["corner"], x, y], "corner": None}
     else:
         prompts = {**prompts, "points": prompts["points"] + [[x, y, 1 if mode == CLICK_MODES[0] else 0]]}
-    seg = segment(image, prompts["points"], prompts["box"], model, _session(request),
-                  download=_download_bar(progress))
-    return (*outputs_for(seg), prompts)
+    seg = segment(image, prompts["points"], prompts["box"], model, download=_download_bar(progress))
+    return (*outputs_for(seg, request), prompts)
 
 
 def undo(image: str | None, prompts: dict, model: str, request: gr.Request):
@@ -145,7 +158,7 @@ def undo(image: str | None, prompts: dict, model: str, request: gr.Request):
         prompts["box"] = None
     if image is None or (not prompts["points"] and prompts["box"] is None):
         return None, None, [], say(Text("No prompts left: click on the object.", "没有提示了：请点击物体。")), {**EMPTY_PROMPTS}
-    return (*outputs_for(segment(image, prompts["points"], prompts["box"], model, _session(request))), prompts)
+    return (*outputs_for(segment(image, prompts["points"], prompts["box"], model), request), prompts)
 
 
 def show_picture(image: str | None):
@@ -159,42 +172,34 @@ def show_picture(image: str | None):
             say(Text("Click on an object to cut it out.", "点击一个物体，把它分割出来。")), {**EMPTY_PROMPTS})
 
 
-@gpu_task
 def everything(image: str | None, model: str, points_per_side: int, request: gr.Request,
                progress=gr.Progress()):
     from visionlab.pipelines.segmentation import segment_everything
 
     need_picture(image)
-    asking = say(Text("Asking SAM at every grid point", "在每个网格点上询问 SAM"))
-    seg = segment_everything(image, model, _session(request), int(points_per_side),
-                             progress=lambda f: progress(f, desc=asking), download=_download_bar(progress))
-    picture, annotated, pngs, text = all_masks(seg)
     n = int(points_per_side) ** 2
+    progress(None, desc=say(Text(f"Asking SAM at {n} grid points", f"在 {n} 个网格点上询问 SAM")))
+    seg = segment_everything(image, model, int(points_per_side), download=_download_bar(progress))
+    picture, annotated, pngs, text = all_masks(seg, request)
     return picture, annotated, pngs, text + say(Text(f" ({n} grid points asked.)", f"（询问了 {n} 个网格点。）"))
 
 
-def _boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.Request, progress=gr.Progress()):
+def boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.Request, progress=gr.Progress()):
     """Boxes as JSON (the Detection tab's kept boxes) become SAM box prompts: one mask per box."""
     from visionlab.pipelines.segmentation import segment_boxes
 
     need_picture(image)
-    return all_masks(segment_boxes(image, boxes_json, model=model, session=_session(request),
-                                       download=_download_bar(progress)))
+    return all_masks(segment_boxes(image, boxes_json, model=model, download=_download_bar(progress)), request)
 
 
-boxes_to_masks = gpu_task(_boxes_to_masks)
-
-
-@gpu_task
 def text_to_masks(image: str | None, text: str, detector: str, model: str, request: gr.Request,
                   progress=gr.Progress()):
     """Grounded-SAM: a detector turns the text into boxes, SAM turns each box into a mask."""
-    from visionlab.pipelines.detection import detect, suppress
+    from visionlab.pipelines.segmentation import grounded_masks
 
     need_picture(image)
-    raw = detect(image, detector, text)
-    kept = suppress(raw, 0.3, 0.5, "per-class")
-    result = _boxes_to_masks(image, json.dumps(kept.as_json(raw)), model, request, progress)  # already on the GPU
+    raw, kept, seg = grounded_masks(image, text, detector, model, download=_download_bar(progress))
+    result = all_masks(seg, request)
     n = len(kept.indices)
     found = say(Text(f"{raw.title} found {n} box{'es' if n != 1 else ''}. ", f"{raw.title} 找到了 {n} 个框。"))
     return (*result[:3], found + result[3] + (f"\n\n{warn(raw.notice)}" if raw.notice else ""))

@@ -12,7 +12,6 @@ from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, exampl
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import choices, say, tr
-from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import upscale_nearest
 from visionlab.text import Text
 
@@ -74,7 +73,6 @@ _ZH_SHAPES = {"circle": "圆", "square": "正方形", "triangle": "三角形", "
 
 
 @cached_for_examples
-@gpu_task
 def run_zero_shot(image: str | None, labels: str, model: str, templates: str, view: str = SOFTMAX):
     """Rank `labels` (comma or newline separated) for `image`; `templates` one per line, each with {}.
     Returns (ranking, table rows, scale markdown, model input picture, answered-by markdown)."""
@@ -99,13 +97,9 @@ def run_zero_shot(image: str | None, labels: str, model: str, templates: str, vi
                              f"{best.logit:.2f} → probability {best.probability:.1%}.",
                              f"。\n\n最好的：**{best.label}**，余弦 {best.cosine:.3f} → logit "
                              f"{best.logit:.2f} → 概率 {best.probability:.1%}。"))
+    # Cache hits are not announced: the caches are shared, and "cached" would tell one student
+    # what another asked.
     footer = answered_by(r.model, r.device, r.latency_ms, r.notice)
-    if r.text_cached:
-        footer += " " + say(Text("Labels came from the text cache (text encoder skipped).",
-                                 "标签来自文本缓存（跳过了文本编码器）。"))
-    if r.image_cached:
-        footer += " " + say(Text("The picture came from the image cache (image encoder skipped).",
-                                 "图片来自图像缓存（跳过了图像编码器）。"))
     notes = list(r.notes) + unseen_note(r.model, [best.label])
     if notes:
         footer = "\n\n".join(f"ℹ️ {say(n)}" for n in notes) + "\n\n" + footer
@@ -140,7 +134,6 @@ def _gallery_files(gallery) -> list[str]:
 
 
 @handler
-@gpu_task
 def run_matrix(gallery, captions: str, model: str, view: str = "Cosine similarity"):
     """The N pictures x M sentences matrix as a heatmap with values, and a legend table."""
     import numpy as np
@@ -171,7 +164,6 @@ def run_matrix(gallery, captions: str, model: str, view: str = "Cosine similarit
 
 
 @handler
-@gpu_task
 def run_retrieve(gallery, query: str, model: str):
     """The gallery's pictures ranked for a sentence, each captioned with cosine and probability."""
     from visionlab.pipelines.zero_shot import retrieve

@@ -13,7 +13,6 @@ import torch
 from visionlab.models import REGISTRY, ModelSpec, UnknownModel, get_spec, load_model, specs_for
 from visionlab.models import hub
 from visionlab.models.cache import LRUCache
-from visionlab.models.gpu import gpu_task
 from visionlab.models.loader import load_spec
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
@@ -120,13 +119,9 @@ def test_offline_env_and_flag_are_respected(monkeypatch):
     hub.reset_hub_status()
 
 
-def test_device_and_gpu_decorator():
+def test_device_is_chosen_once():
     from visionlab.models.device import get_device
     assert get_device().type == "cpu"  # VISIONLAB_DEVICE=cpu in conftest; chosen once
-
-    def f():
-        return 1
-    assert gpu_task(f) is f and gpu_task(duration=5)(f) is f  # a no-op off ZeroGPU
 
 
 def test_visionlab_imports_no_gradio_and_nothing_heavy():

@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from visionlab.errors import VisionLabError
+from visionlab.text import Text
 from visionlab.models import get_spec
 from visionlab.models.sam import SIZES, build_sam, expected_sha256_prefix, load_sam
 from visionlab.pipelines import segmentation as seg
@@ -19,13 +20,16 @@ TEST_SEED = 3
 @pytest.fixture
 def tiny_sam(monkeypatch):
     """A tiny SAM (segment_anything's own classes, random weights) that counts encoder calls."""
+    from segment_anything import SamPredictor
+
     torch.manual_seed(0)
     sam = build_sam(SIZES["tiny"])
     calls = []
     encode = sam.image_encoder.forward
     sam.image_encoder.forward = lambda x: calls.append(x.shape) or encode(x)
-    monkeypatch.setattr(seg, "sam_for", lambda model, download=None: (sam, None))
-    seg._embeddings.clear()
+    monkeypatch.setattr(seg, "sam_unavailable", lambda model, download=None: None)
+    monkeypatch.setattr(seg, "_sam_predictor", lambda model: SamPredictor(sam))
+    seg.EMBEDDINGS.clear()
     return calls
 
 
@@ -35,44 +39,59 @@ def scene(i=0, size=128):
 
 def test_second_click_does_not_run_the_image_encoder_again(tiny_sam):
     picture = scene().image
-    first = seg.segment(picture, "[[40, 40]]", session="alice")
-    assert len(tiny_sam) == 1 and first.encoder_ms > 0
+    first = seg.segment(picture, "[[40, 40]]")
+    assert len(tiny_sam) == 1 and first.encoded_now and first.encoder_ms > 0
     assert first.masks.shape == (3, 128, 128) and (np.diff(first.scores) <= 0).all()   # 3 guesses, best first
-    second = seg.segment(picture, "[[40, 40], [10, 10, 0]]", session="alice")
-    assert len(tiny_sam) == 1 and second.encoder_ms == 0.0
+    second = seg.segment(picture, "[[40, 40], [10, 10, 0]]")
+    assert len(tiny_sam) == 1 and not second.encoded_now and second.encoder_ms == first.encoder_ms
     assert second.masks.shape == (1, 128, 128)             # a refined prompt: one answer
-    seg.segment(picture, None, "[10, 10, 60, 60]", session="alice")
+    seg.segment(picture, None, "[10, 10, 60, 60]")
     assert len(tiny_sam) == 1
 
 
-def test_two_sessions_keep_their_own_embeddings(tiny_sam):
+def test_embeddings_are_shared_by_picture_and_kept_apart_by_model(tiny_sam):
     a, b = scene(0).image, scene(1).image
-    seg.segment(a, "[[40, 40]]", session="alice")
-    seg.segment(b, "[[40, 40]]", session="bob")
+    seg.segment(a, "[[40, 40]]")
+    seg.segment(b, "[[40, 40]]")
     assert len(tiny_sam) == 2
-    seg.segment(a, "[[50, 50]]", session="alice")
-    seg.segment(b, "[[50, 50]]", session="bob")
+    seg.segment(a.copy(), "[[50, 50]]")                     # the same pixels, whoever sends them
     assert len(tiny_sam) == 2
-    seg.segment(a, "[[50, 50]]", session="bob")             # bob's new picture is his own
+    seg.segment(a, "[[50, 50]]", model="sam-vit-l")         # another model: its own embedding
     assert len(tiny_sam) == 3
-    keys = seg._embeddings.keys()
-    assert sum(k.startswith("alice|") for k in keys) == 1 and sum(k.startswith("bob|") for k in keys) == 2
+    assert {k[0] for k in seg.EMBEDDINGS.keys()} == {"sam-vit-b", "sam-vit-l"}
+
+
+def test_many_students_on_one_picture_encode_it_once(tiny_sam):
+    from concurrent.futures import ThreadPoolExecutor
+
+    picture = scene(4).image
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: seg.segment(picture, f"[[{20 + i}, 40]]"), range(8)))
+    assert len(tiny_sam) == 1 and sum(r.encoded_now for r in results) == 1
+
+
+def test_the_embedding_cache_is_bounded_by_bytes(tiny_sam, monkeypatch):
+    from visionlab.models.cache import LRUCache
+
+    one = seg.encode_picture(scene(0).image, "sam-vit-b").features.nbytes
+    monkeypatch.setattr(seg, "EMBEDDINGS", LRUCache(max_bytes=int(2.5 * one)))
+    for i in range(5):
+        seg.segment(scene(i).image, "[[40, 40]]")
+    assert len(seg.EMBEDDINGS) == 2 and seg.EMBEDDINGS.bytes <= 2.5 * one
 
 
 def test_boxes_from_the_detector_become_one_mask_each(tiny_sam):
     s = scene(2)
     boxes = [{"box": b.tolist(), "score": 0.9, "label": f"thing {i}"} for i, b in enumerate(s.boxes)]
-    result = seg.segment_boxes(s.image, boxes, session="carol")
+    result = seg.segment_boxes(s.image, boxes)
     assert result.masks.shape == (len(s.boxes), 128, 128) and result.names[0] == "thing 0"
     with pytest.raises(BadPrompt, match="no boxes"):
-        seg.segment_boxes(s.image, "[]", session="carol")
+        seg.segment_boxes(s.image, "[]")
 
 
-def test_segment_everything_reports_progress(tiny_sam):
-    seen = []
-    result = seg.segment_everything(scene().image, session="dan", points_per_side=4, min_score=-1.0,
-                                    progress=seen.append)
-    assert seen[-1] == 1.0 and len(result.masks) >= 1 and len(tiny_sam) == 1
+def test_segment_everything(tiny_sam):
+    result = seg.segment_everything(scene().image, points_per_side=4, min_score=-1.0)
+    assert len(result.masks) >= 1 and len(tiny_sam) == 1 and len(result.prompt.points) == 16
     assert masks_picture(result).shape == (640, 640, 3)
 
 
@@ -86,7 +105,7 @@ def test_grabcut_box_prompt_on_held_out_scenes():
 
 
 def test_grabcut_answers_offline_with_a_notice(monkeypatch):
-    monkeypatch.setattr(seg, "sam_for", lambda model, download=None: (None, "SAM ViT-B needs its checkpoint."))
+    monkeypatch.setattr(seg, "sam_unavailable", lambda model, download=None: Text("SAM ViT-B needs its checkpoint.", "x"))
     s = scene(5)
     result = seg.segment(s.image, None, s.boxes[0].tolist())
     assert result.method == "grabcut" and "GrabCut" in str(result.notice) and result.masks.shape == (1, 128, 128)
@@ -108,7 +127,7 @@ def test_grabcut_answers_offline_with_a_notice(monkeypatch):
     ("", "", "Click on the object"),
 ])
 def test_bad_prompts_get_sentences(points, box, message, monkeypatch):
-    monkeypatch.setattr(seg, "sam_for", lambda model, download=None: (None, "offline."))
+    monkeypatch.setattr(seg, "sam_unavailable", lambda model, download=None: Text("offline.", "离线。"))
     with pytest.raises(BadPrompt, match=message):
         seg.segment(scene().image, points, box)
 
@@ -117,7 +136,7 @@ def test_bad_prompts_get_sentences(points, box, message, monkeypatch):
                                        ("RGB", (3000, 2000))])
 def test_any_picture_mode_and_size(mode, size, tiny_sam):
     img = Image.new(mode, size, 100 if mode in ("L", "I;16") else None)
-    result = seg.segment(img, "[[0, 0]]", session="eve")
+    result = seg.segment(img, "[[0, 0]]")
     H, W = result.image.shape[:2]
     assert result.masks.shape[1:] == (H, W) and max(H, W) <= 2048
 
@@ -149,5 +168,5 @@ def test_missing_checkpoint_offline_says_which_file(monkeypatch, tmp_path):
 
     monkeypatch.setattr(hub, "hub_status", lambda: hub.HubStatus(False, "no network"))
     monkeypatch.setattr("visionlab.models.sam.checkpoint_path", lambda spec: tmp_path / spec.file)
-    sam, why = seg.sam_for("sam-vit-b")
-    assert sam is None and "sam_vit_b_01ec64.pth" in str(why) and "weights/" in why.zh
+    why = seg.sam_unavailable("sam-vit-b")
+    assert "sam_vit_b_01ec64.pth" in str(why) and "weights/" in why.zh

@@ -139,14 +139,16 @@ def test_same_labels_twice_skip_the_text_encoder(pipe, monkeypatch):
     image = Counter(pipe.model.get_image_features)
     monkeypatch.setattr(pipe.model, "get_text_features", text)
     monkeypatch.setattr(pipe.model, "get_image_features", image)
-    first = pipe(str(STAR), labels="red star, yellow star")
+    first = zs.zero_shot(str(STAR), labels="red star, yellow star")
     assert text.calls == 1 and image.calls == 1 and not first.text_cached and not first.image_cached
-    second = pipe(str(STAR), labels="red star, yellow star")
+    second = zs.zero_shot(str(STAR), labels="red star, yellow star")
     assert text.calls == 1 and image.calls == 1 and second.text_cached and second.image_cached
+    third = zs.zero_shot(str(STAR), labels="red star, yellow star", model="clip-vit-b32")  # offline: its stand-in
+    assert text.calls == 1 and image.calls == 1 and third.ranked == first.ranked             # shares the entries
     assert second.ranked == first.ranked
-    pipe(str(STAR), labels="red star, yellow star, blue cross")   # other labels: the text encoder runs
+    zs.zero_shot(str(STAR), labels="red star, yellow star, blue cross")   # other labels: the text encoder runs
     assert text.calls == 2
-    pipe(str(STAR), labels="red star, yellow star", templates="a drawing of a {}.")  # other template: too
+    zs.zero_shot(str(STAR), labels="red star, yellow star", templates="a drawing of a {}.")  # other template: too
     assert text.calls == 3
 
 
@@ -155,10 +157,10 @@ def test_picture_cache_is_keyed_by_content_not_by_file(pipe, monkeypatch, tmp_pa
     monkeypatch.setattr(pipe.model, "get_image_features", image)
     copy = tmp_path / "same-pixels.png"
     shutil.copy(STAR, copy)
-    pipe(str(STAR), labels="star, ring")
-    pipe(str(copy), labels="star, ring")
+    zs.zero_shot(str(STAR), labels="star, ring")
+    zs.zero_shot(str(copy), labels="star, ring")
     assert image.calls == 1
-    pipe(str(ROOT / "examples" / "shapes" / "red-circle.png"), labels="star, ring")
+    zs.zero_shot(str(ROOT / "examples" / "shapes" / "red-circle.png"), labels="star, ring")
     assert image.calls == 2
 
 
@@ -167,7 +169,9 @@ def test_caches_are_bounded():
     for k in "abc":
         cache.put(k, k)
     assert len(cache) == 2 and cache.get("a") is None and cache.get("c") == "c"
-    assert zs.TEXT_CACHE.size <= 256 and zs.IMAGE_CACHE.size <= 512
+    assert zs.TEXT_CACHE.max_bytes <= 64 << 20 and zs.IMAGE_CACHE.max_bytes <= 128 << 20   # bounded by bytes
+    zs.zero_shot(str(STAR), labels="star, ring")
+    assert 0 < zs.IMAGE_CACHE.bytes < 1 << 20 and 0 < zs.TEXT_CACHE.bytes < 1 << 20
 
 
 # ---- bad input ----

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from visionlab.errors import VisionLabError
 from visionlab.text import Text
-from visionlab.models.cache import LRUCache
+from visionlab.models.cache import LRUCache, nbytes
 from visionlab.models.device import get_device
 from visionlab.models.hub import hub_status
 from visionlab.models.registry import ModelSpec, get_spec
@@ -115,13 +116,25 @@ def _release(entry: tuple[Any, float, dict]) -> None:
         pass
 
 
-_cache: LRUCache[tuple[Any, float, dict]] = LRUCache(int(os.environ.get("VISIONLAB_MAX_MODELS", "6")), _release)
+MODEL_MEMORY_MB = int(os.environ.get("VISIONLAB_MODEL_MEMORY_MB", "8192"))
+_cache: LRUCache[tuple[Any, float, dict]] = LRUCache(on_evict=_release, max_bytes=MODEL_MEMORY_MB << 20,
+                                                     weigh=lambda entry: nbytes(entry[0]))
 _unavailable: dict[str, tuple[str, float]] = {}  # hub models that failed: key -> (reason, when)
 RETRY_AFTER_S = 600.0  # online, a failed download is tried again after this long, not at every click
+_offered: dict[str, tuple[Any, float, dict]] | None = None  # ZeroGPU: the models loaded before launch
+_stand_in_notices: dict[str, Text] = {}  # preloaded hub models whose stand-in answered: key -> why
 
 
 def load_spec(spec: ModelSpec) -> tuple[Any, float, dict]:
-    """Load one spec through its library's loader (cached). Returns (model, load_seconds, memo)."""
+    """Load one spec through its library's loader (cached). Returns (model, load_seconds, memo).
+
+    After `offer_only_loaded()` (ZeroGPU) nothing new loads: the models loaded before launch
+    are read from a plain dict (no lock: this may run in a worker forked at any moment)."""
+    if _offered is not None:
+        if spec.key not in _offered:
+            raise ModelLoadError(_not_offered(spec))
+        return _offered[spec.key]
+
     def load() -> tuple[Any, float, dict]:
         if spec.bundled and not (spec.local_dir / "config.json").exists():
             raise ModelLoadError(Text(
@@ -131,7 +144,10 @@ def load_spec(spec: ModelSpec) -> tuple[Any, float, dict]:
                 f"用这个命令重新生成：python -m visionlab.toy.train configs/{spec.key}.toml"))
         t0 = time.perf_counter()
         model = _place(LOADERS[spec.library](spec), spec)
-        return model, time.perf_counter() - t0, {}
+        seconds = time.perf_counter() - t0
+        # One line per load, on stderr: how often each model loads (tests and logs count them).
+        print(f"VisionLab loaded model {spec.key} in {seconds:.2f} s (pid {os.getpid()})", file=sys.stderr, flush=True)
+        return model, seconds, {}
 
     return _cache.get_or_load(spec.key, load)
 
@@ -157,13 +173,19 @@ def _fallback(requested: ModelSpec, why: Text) -> LoadedModel:
 def load_model(key: str) -> LoadedModel:
     """The model named `key` (a registry key), or its bundled stand-in with a notice."""
     spec = get_spec(key)
-    if spec.bundled:
+    if _offered is not None:
+        return _load_offered(spec)
+    if spec.bundled or spec.file:  # weights on this machine (a checkpoint file for SAM): no hub involved
         try:
             model, seconds, memo = load_spec(spec)
         except ModelLoadError:
             raise
         except Exception as e:  # noqa: BLE001
             raise ModelLoadError(Text(f"{spec.title} failed to load: {e}", f"{spec.title} 加载失败：{e}")) from e
+        return LoadedModel(spec, spec, model, None, seconds, memo)
+    cached = _cache.get(spec.key)
+    if cached is not None:  # in memory: no need to ask about the hub
+        model, seconds, memo = cached
         return LoadedModel(spec, spec, model, None, seconds, memo)
     why = _why_not_now(spec)
     if why:
@@ -193,6 +215,61 @@ def _why_not_now(spec: ModelSpec) -> Text | None:
     return None
 
 
+def answering_key(key: str) -> str:
+    """The key of the model that would answer for `key` now (itself, or its stand-in), decided
+    without loading anything: what a cached answer depends on."""
+    spec = get_spec(key)
+    if spec.bundled or spec.file:
+        return key
+    if _offered is not None:
+        return spec.fallback if key in _stand_in_notices else key
+    if key in _cache:
+        return key
+    return (spec.fallback or key) if _why_not_now(spec) else key
+
+
+def preload(keys: list[str]) -> list[LoadedModel]:
+    """Load each model now (or its stand-in when it cannot be had), in the calling thread."""
+    loaded = [load_model(k) for k in keys]
+    for key, one in zip(keys, loaded):
+        if one.notice is not None:
+            _stand_in_notices[key] = one.notice
+    return loaded
+
+
+def offer_only_loaded() -> None:
+    """ZeroGPU: from now on only the models already in memory answer (their stand-ins too, for
+    hub models that could not be loaded); asking for any other gives a sentence. Models must
+    load in the main process before launch there, never inside a GPU worker."""
+    global _offered
+    _offered = _cache.snapshot()
+
+
+def offered_keys() -> list[str] | None:
+    """The keys `offer_only_loaded` fixed (None when models still load on demand)."""
+    return None if _offered is None else list(_offered)
+
+
+def _not_offered(spec: ModelSpec) -> Text:
+    offered = ", ".join(get_spec(k).title for k in (_offered or {}))
+    return Text(f"{spec.title} is not offered on this Space: on ZeroGPU, models load when the Space starts, and it "
+                f"loaded {offered}. Pick one of those (the Space's owner can add models with VISIONLAB_MODELS).",
+                f"这个 Space 不提供 {spec.title}：在 ZeroGPU 上，模型在 Space 启动时加载，它加载了 {offered}。"
+                "请从中选一个（Space 的所有者可以用 VISIONLAB_MODELS 添加模型）。")
+
+
+def _load_offered(spec: ModelSpec) -> LoadedModel:
+    """`load_model` after `offer_only_loaded`: the model, its stand-in (if it failed at start), or a refusal."""
+    if spec.key in _offered:
+        model, seconds, memo = _offered[spec.key]
+        return LoadedModel(spec, spec, model, None, seconds, memo)
+    notice = _stand_in_notices.get(spec.key)
+    if notice is not None and spec.fallback in _offered:
+        model, seconds, memo = _offered[spec.fallback]
+        return LoadedModel(get_spec(spec.fallback), spec, model, notice, seconds, memo)
+    raise ModelLoadError(_not_offered(spec))
+
+
 def loaded_keys() -> list[str]:
     """Keys of the models in memory now, least recently used first."""
-    return _cache.keys()
+    return list(_offered) if _offered is not None else _cache.keys()

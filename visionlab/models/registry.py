@@ -47,6 +47,8 @@ class ModelSpec:
     arch: for library "transformers", the model class name (e.g. "CLIPModel"); for others,
     the architecture's name in that library (e.g. SAM's "vit_b").
     file: a checkpoint file in weights/ that is downloaded from its official address, not the hub.
+    depth, heads: a hub ViT's layers and attention heads per layer, as in its config (the attention
+    tab's sliders end there without building the model; bundled models' configs say it themselves).
     """
 
     key: str
@@ -65,6 +67,8 @@ class ModelSpec:
     half_ok: bool = True
     arch: str | None = None
     file: str | None = None
+    depth: int | None = None
+    heads: int | None = None
 
     @property
     def bundled(self) -> bool:
@@ -89,10 +93,11 @@ class ModelSpec:
 
 
 def _timm_classifier(key: str, hub_id: str, title: str, family: str, mean=IMAGENET_MEAN,
-                     std=IMAGENET_STD, size: int = 224) -> ModelSpec:
+                     std=IMAGENET_STD, size: int = 224, depth: int | None = None, heads: int | None = None) -> ModelSpec:
     return ModelSpec(key=key, task="classification", library="timm", title=title, family=family,
                      input_size=size, mean=mean, std=std, labels="imagenet-1k", licence="apache-2.0",
-                     hub_id=hub_id, fallback="shapes-vit-tiny" if family == "vit" else "shapes-resnet-tiny")
+                     hub_id=hub_id, fallback="shapes-vit-tiny" if family == "vit" else "shapes-resnet-tiny",
+                     depth=depth, heads=heads)
 
 
 def _open_vocabulary_detector(key: str, hub_id: str, title: str, arch: str, size: int) -> ModelSpec:
@@ -122,15 +127,15 @@ _SPECS = [
     _timm_classifier("convnext-tiny", "convnext_tiny.fb_in1k", "ConvNeXt-T", "cnn"),
     _timm_classifier("mobilenetv3-large", "mobilenetv3_large_100.ra_in1k", "MobileNetV3-L", "cnn"),
     _timm_classifier("vit-base-16", "vit_base_patch16_224.augreg2_in21k_ft_in1k", "ViT-B/16", "vit",
-                     mean=HALF, std=HALF),
-    _timm_classifier("deit-small", "deit_small_patch16_224.fb_in1k", "DeiT-S", "vit"),
+                     mean=HALF, std=HALF, depth=12, heads=12),
+    _timm_classifier("deit-small", "deit_small_patch16_224.fb_in1k", "DeiT-S", "vit", depth=12, heads=6),
     # Self-supervised DINO ViTs (no classifier): the famous attention maps.
     ModelSpec(key="dino-vit-s8", task="attention", library="timm", title="DINO ViT-S/8", family="vit",
               input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="none", licence="apache-2.0",
-              hub_id="vit_small_patch8_224.dino", fallback="shapes-vit-tiny"),
+              hub_id="vit_small_patch8_224.dino", fallback="shapes-vit-tiny", depth=12, heads=6),
     ModelSpec(key="dino-vit-s16", task="attention", library="timm", title="DINO ViT-S/16", family="vit",
               input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="none", licence="apache-2.0",
-              hub_id="vit_small_patch16_224.dino", fallback="shapes-vit-tiny"),
+              hub_id="vit_small_patch16_224.dino", fallback="shapes-vit-tiny", depth=12, heads=6),
     # Detection tab: VisionLab's dense detector (bundled) and open-vocabulary detectors.
     ModelSpec(key="shapes-detector-tiny", task="detection", library="visionlab", arch="DenseDetector",
               title="Tiny dense detector (bundled, ShapesWorld)", family="cnn", input_size=128,

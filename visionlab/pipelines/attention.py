@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,9 +19,11 @@ import torch
 from visionlab.errors import VisionLabError
 from visionlab.text import Text
 from visionlab.models import LoadedModel, load_model
+from visionlab.models.gpu import gpu_task
 from visionlab.ops.attention import position_similarity
 from visionlab.ops.cam import grad_cam
-from visionlab.ops.images import ImageLike
+from visionlab.models.cache import LRUCache
+from visionlab.ops.images import ImageLike, content_key, load_image
 from visionlab.pipelines.base import Pipeline, Timings, to_cpu
 from visionlab.pipelines.timm_inputs import timm_inputs
 
@@ -193,10 +197,53 @@ class GradCamPipeline(Pipeline[GradCamMap]):
                           self.loaded.spec.key, self.loaded.requested.key, self.loaded.notice, timings)
 
 
+@gpu_task(duration=10)
 def attention_maps(image: ImageLike, model: str = "shapes-vit-tiny") -> AttentionMaps:
+    """Every layer's and head's attention for one picture (one forward pass)."""
     return AttentionPipeline(load_model(model))(image)
 
 
+@gpu_task(duration=10)
 def grad_cam_map(image: ImageLike, model: str = "shapes-resnet-tiny", target: int | None = None) -> GradCamMap:
     """Grad-CAM for class `target` (default: the top prediction)."""
     return GradCamPipeline(load_model(model))(image, target=target)
+
+
+# (function, answering model, picture content) -> AttentionMaps or GradCamMap, shared by every
+# session and bounded by bytes (a ViT-B's maps of one picture are about 22 MB): a new view, layer,
+# head or patch click on the same picture runs no model.
+MAPS: LRUCache = LRUCache(max_bytes=int(os.environ.get("VISIONLAB_ATTENTION_MB", "256")) << 20)
+
+
+def cached_attention_maps(image: ImageLike, model: str = "shapes-vit-tiny") -> AttentionMaps:
+    """`attention_maps` through the shared cache."""
+    return _cached(attention_maps, image, model)
+
+
+def cached_grad_cam(image: ImageLike, model: str = "shapes-resnet-tiny") -> GradCamMap:
+    """`grad_cam_map` of the top class through the shared cache."""
+    return _cached(grad_cam_map, image, model)
+
+
+def _cached(compute, image: ImageLike, model: str):
+    from visionlab.models.loader import answering_key
+
+    picture = np.asarray(load_image(image))
+    answering = answering_key(model)
+    return MAPS.get_or_load((compute.__name__, answering, content_key(picture)), lambda: compute(picture, model),
+                            keep=lambda result: result.model == answering)
+
+
+def vit_shape(model: str) -> tuple[int, int] | None:
+    """(layers, heads) of the ViT that answers for registry key `model`, read from its config
+    (the bundled checkpoint's config.json, else the registry), without building it; None for CNNs."""
+    from visionlab.models import get_spec
+    from visionlab.models.loader import answering_key
+
+    spec = get_spec(answering_key(model))
+    if spec.family != "vit":
+        return None
+    if spec.bundled:
+        args = json.loads((spec.local_dir / "config.json").read_text())["model_args"]
+        return int(args["depth"]), int(args["num_heads"])
+    return (spec.depth, spec.heads) if spec.depth else None

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from visionlab.models import LoadedModel, load_model
+from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import ImageLike
 from visionlab.pipelines.base import Pipeline, Timings
 from visionlab.text import Text
@@ -114,6 +115,7 @@ class ClassificationPipeline(Pipeline[ClassificationResult]):
         )
 
 
+@gpu_task(duration=10)
 def classify(image: ImageLike, model: str = "shapes-resnet-tiny", top_k: int = 5) -> ClassificationResult:
     """Classify one picture with the registry model `model` (see `visionlab.models.REGISTRY`)."""
     return ClassificationPipeline(load_model(model))(image, top_k=top_k)

@@ -22,6 +22,7 @@ import torch
 from visionlab.errors import VisionLabError
 from visionlab.text import Text
 from visionlab.models import LoadedModel, load_model
+from visionlab.models.gpu import gpu_task
 from visionlab.ops.boxes import NmsStep, batched_nms, nms, score_order, soft_nms
 from visionlab.ops.images import ImageLike, load_image
 from visionlab.pipelines.base import Pipeline, Timings
@@ -269,6 +270,7 @@ PIPELINES: dict[str, type[DetectionPipeline]] = {
 }
 
 
+@gpu_task(duration=15)
 def detect(image: ImageLike, model: str = "shapes-detector-tiny", queries: str = "") -> RawDetections:
     """Every candidate box the registry model `model` proposes for `image` (see `suppress`)."""
     loaded = load_model(model)

@@ -23,6 +23,7 @@ from PIL import Image
 from visionlab.errors import VisionLabError
 from visionlab.text import Text
 from visionlab.models import LoadedModel, load_model
+from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import ImageLike, load_image, upscale_nearest
 from visionlab.ops.masking import (MaskIndices, block_mask, cells_for, denormalise_patches, indices_from_mask,
                                    mask_from_brush, masked_loss, mean_colour_fill, patch_error, patchify,
@@ -334,19 +335,25 @@ def mae_forward(model, pixel_values: torch.Tensor, idx: MaskIndices) -> torch.Te
     return model.decoder(x, idx.ids_restore.to(x.device)).logits             # [B, L, p*p*3]
 
 
+@gpu_task(duration=10)
 def reconstruct(image: ImageLike, model: str = "shapes-mae-tiny", ratio: float | None = None,
                 mask_patch: int | None = None, seed: int = 0, brush: Any = None,
                 mask: np.ndarray | None = None) -> Reconstruction:
     """Hide part of `image` and let registry model `model` (MAE or SimMIM) paint it back."""
-    pipe = MaskedPipeline(load_model(model))
-    return pipe(image, request=MaskRequest(ratio, mask_patch, int(seed), brush, mask))
+    return _reconstruct(image, model, MaskRequest(ratio, mask_patch, int(seed), brush, mask))
 
 
+def _reconstruct(image: ImageLike, model: str, request: MaskRequest) -> Reconstruction:
+    return MaskedPipeline(load_model(model))(image, request=request)
+
+
+@gpu_task(duration=15)
 def reconstruct_pair(image: ImageLike, mae: str = "shapes-mae-tiny", simmim: str = "shapes-simmim-tiny",
                      ratio: float | None = None, mask_patch: int | None = None, seed: int = 0,
                      brush: Any = None) -> tuple[Reconstruction, Reconstruction]:
     """MAE and SimMIM side by side with the same mask: it is made on the MAE model's grid
     (its default ratio when None) and carried to the SimMIM model's grid by position."""
-    first = reconstruct(image, mae, ratio if ratio is not None else DEFAULT_RATIO["MAE"], mask_patch, seed, brush)
-    second = reconstruct(image, simmim, mask=first.mask)
+    ratio = ratio if ratio is not None else DEFAULT_RATIO["MAE"]
+    first = _reconstruct(image, mae, MaskRequest(ratio, mask_patch, int(seed), brush, None))
+    second = _reconstruct(image, simmim, MaskRequest(None, None, 0, None, first.mask))
     return first, second

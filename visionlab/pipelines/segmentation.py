@@ -1,20 +1,21 @@
 """Segment Anything, shaped for interaction: the image encoder runs once per picture and user,
 every click after that only runs the small prompt encoder and mask decoder.
 
-    seg = segment(image, points="[[120, 80]]", session="alice")   # first call: encodes the picture
-    seg = segment(image, points="[[120, 80], [60, 40, 0]]", session="alice")  # cached: fast
-    seg.masks[0], seg.scores[0]                                    # best mask first
+    seg = segment(image, points="[[120, 80]]")              # first call: encodes the picture
+    seg = segment(image, points="[[120, 80], [60, 40, 0]]")  # the embedding is kept: fast
+    seg.masks[0], seg.scores[0]                              # best mask first
 
-Embeddings are cached per (session, model, picture content) in a bounded LRU, so two users
-never share a predictor. Without a SAM checkpoint (offline, before the download), the same
-prompts drive OpenCV's GrabCut, and `notice` says so.
+The device work is three boundary functions of plain values (`encode_picture`, then
+`decode_prompt` / `decode_boxes` / `decode_grid` on the embedding). Embeddings are cached by
+(model, picture content), shared by every session and bounded by bytes; prompts belong to
+whoever sent them. Without a SAM checkpoint (offline, before the download), the same prompts
+drive OpenCV's GrabCut, and `notice` says so.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -23,7 +24,9 @@ import numpy as np
 
 from visionlab.errors import VisionLabError
 from visionlab.text import Text
+from visionlab.models import load_model
 from visionlab.models.cache import LRUCache
+from visionlab.models.gpu import gpu_task
 from visionlab.models.registry import ModelSpec, get_spec
 from visionlab.ops.boxes import nms
 from visionlab.ops.images import ImageLike, content_key, load_image
@@ -55,9 +58,10 @@ class Segmentation:
 
     image: (H, W, 3) uint8 RGB. masks: (K, H, W) bool, best first. scores: (K,) SAM's predicted
     IoU of each mask (NaN for GrabCut). names: (K,) a short label per mask. method: "sam" or
-    "grabcut". encoder_ms: time spent encoding the picture (0 when the cached embedding was
-    used); decoder_ms: prompt encoder + mask decoder (or GrabCut). notice: why GrabCut
-    answered instead of SAM (None if it did not).
+    "grabcut". encoder_ms: what encoding the picture cost (whenever it ran; 0 for GrabCut);
+    encoded_now: whether it ran for this call (else the shared embedding was used); decoder_ms:
+    prompt encoder + mask decoder (or GrabCut). notice: why GrabCut answered instead of SAM
+    (None if it did not).
     """
 
     image: np.ndarray
@@ -70,6 +74,7 @@ class Segmentation:
     encoder_ms: float
     decoder_ms: float
     notice: Text | None = None
+    encoded_now: bool = False
 
 
 # ---------------------------------------------------------------------------- prompts
@@ -169,52 +174,159 @@ def grabcut(image: np.ndarray, prompt: Prompt, iterations: int = 5) -> np.ndarra
 
 # ---------------------------------------------------------------------------- SAM
 
-_embeddings: LRUCache[Any] = LRUCache(int(os.environ.get("VISIONLAB_SAM_EMBEDDINGS", "8")))
+@dataclass(frozen=True)
+class SamEmbedding:
+    """What SAM's image encoder made of one picture: everything a click needs afterwards.
+
+    features: (1, C, h, w) float32 image embedding (C = 256, h = w = 64 for the official models).
+    original_size: (H, W) of the picture; input_size: (h', w') after resizing its long side to the
+    encoder's input (before padding). encoder_ms: how long the encoder took when it ran."""
+
+    model: str
+    features: np.ndarray
+    original_size: tuple[int, int]
+    input_size: tuple[int, int]
+    encoder_ms: float
 
 
-def cached_predictor(sam, model: str, image: np.ndarray, session: str) -> tuple[Any, float]:
-    """A SamPredictor with `image` set, one per (session, model, picture); returns it and the
-    milliseconds spent in the image encoder now (0.0 when it came from the cache)."""
+# (model, picture content) -> SamEmbedding, shared by every session: 30 students on one example
+# encode it once. Bounded by bytes (about 4 MB per picture).
+EMBEDDINGS: LRUCache[SamEmbedding] = LRUCache(max_bytes=int(os.environ.get("VISIONLAB_SAM_EMBEDDINGS_MB", "256")) << 20)
+
+
+def _sam_predictor(model: str):
     from segment_anything import SamPredictor
 
-    spent = [0.0]
-
-    def encode():
-        t0 = time.perf_counter()
-        predictor = SamPredictor(sam)
-        predictor.set_image(image)             # the expensive part: the ViT image encoder
-        predictor.lock = threading.Lock()      # one prompt at a time per predictor
-        spent[0] = (time.perf_counter() - t0) * 1e3
-        return predictor
-
-    return _embeddings.get_or_load(f"{session}|{model}|{content_key(image)}", encode), spent[0]
+    return SamPredictor(load_model(model).model)
 
 
-def sam_for(model: str, download: Callable[[int, int], None] | None = None) -> tuple[Any, Text | None]:
-    """The SAM named `model` (loaded, cached) or (None, the reason GrabCut must answer)."""
+@gpu_task(duration=20)
+def encode_picture(picture: np.ndarray, model: str = "sam-vit-b") -> SamEmbedding:
+    """Run SAM's image encoder on an (H, W, 3) uint8 RGB picture (the expensive part)."""
+    t0 = time.perf_counter()
+    predictor = _sam_predictor(model)
+    predictor.set_image(picture)
+    return SamEmbedding(model, predictor.features.float().cpu().numpy(), tuple(predictor.original_size),
+                        tuple(predictor.input_size), (time.perf_counter() - t0) * 1e3)
+
+
+def _with_embedding(embedding: SamEmbedding):
+    """A SamPredictor of the embedding's model with the embedding set (no encoder run)."""
+    import torch
+
+    predictor = _sam_predictor(embedding.model)
+    predictor.features = torch.as_tensor(embedding.features, device=predictor.device)
+    predictor.original_size, predictor.input_size = embedding.original_size, embedding.input_size
+    predictor.is_image_set = True
+    return predictor
+
+
+@gpu_task(duration=5)
+def decode_prompt(embedding: SamEmbedding, prompt: Prompt, multimask: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """SAM's prompt encoder and mask decoder for one prompt: masks (K, H, W) bool and their
+    predicted IoU (K,) float32, best first. K = 3 for a lone point with `multimask`, else 1."""
+    predictor = _with_embedding(embedding)
+    masks, scores, _ = predictor.predict(
+        point_coords=prompt.points if len(prompt.points) else None,
+        point_labels=prompt.labels if len(prompt.points) else None,
+        box=prompt.box, multimask_output=multimask and len(prompt.points) <= 1 and prompt.box is None)
+    order = np.argsort(-scores)
+    return masks[order], scores[order].astype(np.float32)
+
+
+@gpu_task(duration=5)
+def decode_boxes(embedding: SamEmbedding, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One mask per box, boxes (N, 4) XYXY picture pixels: masks (N, H, W) bool, predicted IoU (N,)."""
+    import torch
+
+    predictor = _with_embedding(embedding)
+    stacked = torch.as_tensor(boxes, dtype=torch.float32, device=predictor.device)          # [N, 4]
+    with torch.inference_mode():
+        masks, scores, _ = predictor.predict_torch(
+            None, None, boxes=predictor.transform.apply_boxes_torch(stacked, embedding.original_size),
+            multimask_output=False)                                                          # [N, 1, H, W], [N, 1]
+    return masks[:, 0].cpu().numpy(), scores[:, 0].float().cpu().numpy()
+
+
+def _grid_seconds(embedding: SamEmbedding, points_per_side: int = 16, *args, **kwargs) -> float:
+    return 5 + 0.02 * int(points_per_side) ** 2  # about 50 points per second on a ZeroGPU slice
+
+
+@gpu_task(duration=_grid_seconds)
+def decode_grid(embedding: SamEmbedding, points_per_side: int = 16, min_score: float = 0.86,
+                iou_threshold: float = 0.7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """"Segment everything" on an encoded picture: a grid of points_per_side^2 single-point
+    prompts, SAM's masks kept where the predicted IoU >= min_score, duplicates removed by NMS on
+    the masks' boxes. Returns (points (n*n, 2) px, masks (K, H, W) bool large first, scores (K,))."""
+    import torch
+
+    predictor = _with_embedding(embedding)
+    H, W = embedding.original_size
+    n = int(np.clip(points_per_side, 2, 64))
+    grid = (np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) + 0.5) / n   # [n*n, 2] in 0-1
+    points = grid * np.array([W, H], np.float32)                                                # [n*n, 2] px
+    masks, scores = [], []
+    batch = 16
+    for i in range(0, len(points), batch):
+        pts = torch.as_tensor(points[i:i + batch], dtype=torch.float32, device=predictor.device)[:, None]  # [B, 1, 2]
+        with torch.inference_mode():
+            m, s, _ = predictor.predict_torch(predictor.transform.apply_coords_torch(pts, (H, W)),
+                                              torch.ones(pts.shape[:2], dtype=torch.int, device=predictor.device),
+                                              multimask_output=True)                          # [B, 3, H, W], [B, 3]
+        good = s >= min_score
+        masks.append(m[good].cpu().numpy())
+        scores.append(s[good].float().cpu().numpy())
+    masks = np.concatenate(masks) if masks else np.zeros((0, H, W), bool)
+    scores = np.concatenate(scores) if scores else np.zeros(0, np.float32)
+    masks, scores = masks[masks.any((1, 2))], scores[masks.any((1, 2))]
+    boxes = np.array([_mask_box(m) for m in masks], np.float32).reshape(-1, 4)
+    keep = nms(boxes, scores, iou_threshold)
+    keep = keep[np.argsort(-masks[keep].sum((1, 2)), kind="stable")]           # large first: small ones drawn on top
+    return points, masks[keep], scores[keep]
+
+
+def embedding_for(picture: np.ndarray, model: str) -> tuple[SamEmbedding, bool]:
+    """The picture's embedding from the shared cache, encoding it on a miss (once, even when many
+    ask at the same moment). Returns (embedding, whether the encoder ran for this call)."""
+    ran: list[bool] = []
+
+    def encode() -> SamEmbedding:
+        ran.append(True)
+        return encode_picture(picture, model)
+
+    return EMBEDDINGS.get_or_load((model, content_key(picture)), encode), bool(ran)
+
+
+def sam_unavailable(model: str, download: Callable[[int, int], None] | None = None) -> Text | None:
+    """None when SAM `model` can answer (downloading its checkpoint first if it is missing and the
+    hub is reachable), else the reason GrabCut must answer instead."""
     from visionlab.models.hub import hub_status
-    from visionlab.models.loader import load_spec
+    from visionlab.models.loader import offered_keys
     from visionlab.models.sam import checkpoint_path, download_checkpoint
 
     spec = get_spec(model)
     if spec.task != "segmentation":
         raise VisionLabError(Text(f"{spec.title} is not a segmentation model. Pick one from the list.",
                                   f"{spec.title} 不是分割模型。请从列表中选择一个。"))
+    offered = offered_keys()
+    if offered is not None and model not in offered:
+        return Text(f"{spec.title} was not loaded when this ZeroGPU Space started.",
+                    f"这个 ZeroGPU Space 启动时没有加载 {spec.title}。")
     path = checkpoint_path(spec)
     if not path.exists():
         status = hub_status()
         if not status.online:
-            return None, Text(f"{spec.title} needs its checkpoint, and VisionLab is offline ({status.reason.en}). "
-                              f"Put {spec.file} in the weights/ folder to use it.",
-                              f"{spec.title} 需要它的权重文件，而 VisionLab 处于离线状态（{status.reason.zh}）。"
-                              f"把 {spec.file} 放进 weights/ 文件夹即可使用。")
+            return Text(f"{spec.title} needs its checkpoint, and VisionLab is offline ({status.reason.en}). "
+                        f"Put {spec.file} in the weights/ folder to use it.",
+                        f"{spec.title} 需要它的权重文件，而 VisionLab 处于离线状态（{status.reason.zh}）。"
+                        f"把 {spec.file} 放进 weights/ 文件夹即可使用。")
         try:
             download_checkpoint(spec, download)
         except OSError as e:
-            return None, Text(f"{spec.title}'s checkpoint could not be downloaded ({e}). "
-                              f"Put {spec.file} in the weights/ folder to use it.",
-                              f"{spec.title} 的权重文件下载失败（{e}）。把 {spec.file} 放进 weights/ 文件夹即可使用。")
-    return load_spec(spec)[0], None
+            return Text(f"{spec.title}'s checkpoint could not be downloaded ({e}). "
+                        f"Put {spec.file} in the weights/ folder to use it.",
+                        f"{spec.title} 的权重文件下载失败（{e}）。把 {spec.file} 放进 weights/ 文件夹即可使用。")
+    return None
 
 
 def _grabcut_notice(why: Text) -> Text:
@@ -223,8 +335,7 @@ def _grabcut_notice(why: Text) -> Text:
 
 
 def segment(image: ImageLike, points: Any = None, box: Any = None, model: str = "sam-vit-b",
-            session: str = "default", multimask: bool = True,
-            download: Callable[[int, int], None] | None = None) -> Segmentation:
+            multimask: bool = True, download: Callable[[int, int], None] | None = None) -> Segmentation:
     """Masks for a point and/or box prompt. With several candidate masks (one positive point
     and no box), all three of SAM's guesses come back, best predicted IoU first."""
     picture = np.asarray(load_image(image))
@@ -233,27 +344,22 @@ def segment(image: ImageLike, points: Any = None, box: Any = None, model: str = 
     if prompt.empty:
         raise BadPrompt(Text("Click on the object (or give points or a box) to tell Segment Anything what to cut out.",
                              "点击物体（或给出点、框），告诉 Segment Anything 要分割出什么。"))
-    sam, why = sam_for(model, download)
+    why = sam_unavailable(model, download)
     t0 = time.perf_counter()
-    if sam is None:
+    if why is not None:
         mask = grabcut(picture, prompt)
         return Segmentation(picture, mask[None], np.array([np.nan], np.float32), ("GrabCut",), prompt, "grabcut",
                             model, 0.0, (time.perf_counter() - t0) * 1e3, _grabcut_notice(why))
-    predictor, encoder_ms = cached_predictor(sam, model, picture, session)
+    embedding, ran = embedding_for(picture, model)
     t0 = time.perf_counter()
-    with predictor.lock:
-        masks, scores, _ = predictor.predict(
-            point_coords=prompt.points if len(prompt.points) else None,
-            point_labels=prompt.labels if len(prompt.points) else None,
-            box=prompt.box, multimask_output=multimask and len(prompt.points) <= 1 and prompt.box is None)
-    order = np.argsort(-scores)
-    names = tuple(f"mask {i + 1} (IoU≈{scores[k]:.2f})" for i, k in enumerate(order))
-    return Segmentation(picture, masks[order], scores[order].astype(np.float32), names, prompt, "sam", model,
-                        encoder_ms, (time.perf_counter() - t0) * 1e3)
+    masks, scores = decode_prompt(embedding, prompt, multimask)
+    names = tuple(f"mask {i + 1} (IoU≈{s:.2f})" for i, s in enumerate(scores))
+    return Segmentation(picture, masks, scores, names, prompt, "sam", model, embedding.encoder_ms,
+                        (time.perf_counter() - t0) * 1e3, encoded_now=ran)
 
 
 def segment_boxes(image: ImageLike, boxes: Any, names: list[str] | None = None, model: str = "sam-vit-b",
-                  session: str = "default", download: Callable[[int, int], None] | None = None) -> Segmentation:
+                  download: Callable[[int, int], None] | None = None) -> Segmentation:
     """One mask per box (for example the Detection tab's kept boxes): Grounded-SAM's idea,
     text -> detector boxes -> SAM masks. boxes: (N, 4) XYXY picture pixels, or the Detection
     tab's JSON [{"box": [...], "label": ...}, ...]."""
@@ -268,66 +374,46 @@ def segment_boxes(image: ImageLike, boxes: Any, names: list[str] | None = None, 
         raise BadPrompt(Text("There are no boxes to segment. Run the detector first, or lower its score threshold.",
                              "没有可分割的框。请先运行检测器，或者降低它的分数阈值。"))
     names = list(names or [])[:len(prompts)] + ["object"] * max(0, len(prompts) - len(names or []))
-    sam, why = sam_for(model, download)
+    why = sam_unavailable(model, download)
     t0 = time.perf_counter()
-    if sam is None:
+    if why is not None:
         masks = np.stack([grabcut(picture, p) for p in prompts])
         return Segmentation(picture, masks, np.full(len(masks), np.nan, np.float32), tuple(names), prompts[0],
                             "grabcut", model, 0.0, (time.perf_counter() - t0) * 1e3, _grabcut_notice(why))
-    import torch
-
-    predictor, encoder_ms = cached_predictor(sam, model, picture, session)
+    embedding, ran = embedding_for(picture, model)
     t0 = time.perf_counter()
-    stacked = torch.as_tensor(np.stack([p.box for p in prompts]), device=predictor.device)   # [N, 4]
-    with predictor.lock, torch.inference_mode():
-        masks, scores, _ = predictor.predict_torch(
-            None, None, boxes=predictor.transform.apply_boxes_torch(stacked, (H, W)), multimask_output=False)
-    return Segmentation(picture, masks[:, 0].cpu().numpy(), scores[:, 0].float().cpu().numpy(), tuple(names),
-                        prompts[0], "sam", model, encoder_ms, (time.perf_counter() - t0) * 1e3)
+    masks, scores = decode_boxes(embedding, np.stack([p.box for p in prompts]))
+    return Segmentation(picture, masks, scores, tuple(names), prompts[0], "sam", model, embedding.encoder_ms,
+                        (time.perf_counter() - t0) * 1e3, encoded_now=ran)
 
 
-def segment_everything(image: ImageLike, model: str = "sam-vit-b", session: str = "default",
-                       points_per_side: int = 16, min_score: float = 0.86, iou_threshold: float = 0.7,
-                       progress: Callable[[float], None] | None = None,
+def segment_everything(image: ImageLike, model: str = "sam-vit-b", points_per_side: int = 16,
+                       min_score: float = 0.86, iou_threshold: float = 0.7,
                        download: Callable[[int, int], None] | None = None) -> Segmentation:
-    """"Segment everything": a grid of points_per_side^2 single-point prompts, SAM's masks kept
-    where the predicted IoU >= min_score, duplicates removed by NMS on the masks' boxes.
-    progress(fraction) is called after each batch of points."""
-    import torch
-
+    """"Segment everything": see `decode_grid`."""
     picture = np.asarray(load_image(image))
-    H, W = picture.shape[:2]
-    n = int(np.clip(points_per_side, 2, 64))
-    sam, why = sam_for(model, download)
-    if sam is None:
+    why = sam_unavailable(model, download)
+    if why is not None:
         raise VisionLabError(why + Text(" Segment everything needs SAM; clicks and boxes still work with GrabCut.",
                                         "“全部分割”需要 SAM；点击和框仍然可以用 GrabCut。"))
-    predictor, encoder_ms = cached_predictor(sam, model, picture, session)
+    embedding, ran = embedding_for(picture, model)
     t0 = time.perf_counter()
-    grid = (np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) + 0.5) / n   # [n*n, 2] in 0-1
-    points = grid * np.array([W, H], np.float32)                                                # [n*n, 2] px
-    masks, scores = [], []
-    batch = 16
-    for i in range(0, len(points), batch):
-        pts = torch.as_tensor(points[i:i + batch], dtype=torch.float32, device=predictor.device)[:, None]  # [B, 1, 2]
-        with predictor.lock, torch.inference_mode():
-            m, s, _ = predictor.predict_torch(predictor.transform.apply_coords_torch(pts, (H, W)),
-                                              torch.ones(pts.shape[:2], dtype=torch.int, device=predictor.device),
-                                              multimask_output=True)                          # [B, 3, H, W], [B, 3]
-        good = s >= min_score
-        masks.append(m[good].cpu().numpy())
-        scores.append(s[good].float().cpu().numpy())
-        if progress:
-            progress(min(1.0, (i + batch) / len(points)))
-    masks = np.concatenate(masks) if masks else np.zeros((0, H, W), bool)
-    scores = np.concatenate(scores) if scores else np.zeros(0, np.float32)
-    masks, scores = masks[masks.any((1, 2))], scores[masks.any((1, 2))]
-    boxes = np.array([_mask_box(m) for m in masks], np.float32).reshape(-1, 4)
-    keep = nms(boxes, scores, iou_threshold)
-    keep = keep[np.argsort(-masks[keep].sum((1, 2)), kind="stable")]           # large first: small ones drawn on top
-    return Segmentation(picture, masks[keep], scores[keep], tuple(f"part {i + 1}" for i in range(len(keep))),
-                        Prompt(points, np.ones(len(points), np.int64), None), "sam", model, encoder_ms,
-                        (time.perf_counter() - t0) * 1e3)
+    points, masks, scores = decode_grid(embedding, int(points_per_side), min_score, iou_threshold)
+    return Segmentation(picture, masks, scores, tuple(f"part {i + 1}" for i in range(len(masks))),
+                        Prompt(points, np.ones(len(points), np.int64), None), "sam", model, embedding.encoder_ms,
+                        (time.perf_counter() - t0) * 1e3, encoded_now=ran)
+
+
+def grounded_masks(image: ImageLike, text: str, detector: str = "owlv2-base", model: str = "sam-vit-b",
+                   score_threshold: float = 0.3, iou_threshold: float = 0.5,
+                   download: Callable[[int, int], None] | None = None):
+    """Grounded-SAM: the detector turns `text` into boxes (kept by per-class NMS at the given
+    thresholds), SAM turns each kept box into a mask. Returns (raw detections, kept, Segmentation)."""
+    from visionlab.pipelines.detection import detect, suppress
+
+    raw = detect(image, detector, text)
+    kept = suppress(raw, score_threshold, iou_threshold, "per-class")
+    return raw, kept, segment_boxes(image, kept.as_json(raw), model=model, download=download)
 
 
 def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:

@@ -10,16 +10,20 @@ picture's cosine similarity to each label, times the model's logit scale, goes t
 softmax over the labels. Cosines are also returned as they are: they do not depend on the
 other labels, so they show when none of the labels fits.
 
-Text embeddings are cached by (model, templates, labels) and picture embeddings by the
-picture's content, both in bounded LRU caches: asking again with the same labels skips the
-text encoder, and a second question about the same picture skips the image encoder.
+Text embeddings are cached by (model, templates, labels) and picture embeddings by (model,
+picture content), both shared by every session and bounded by bytes: asking again with the
+same labels skips the text encoder, a second question about the same picture skips the image
+encoder, and a question whose both sides are cached runs no model at all. The caches live
+where the question was asked; the model work crosses the device boundary (`gpu_task`) with
+the cached entries as plain values and comes back with the new ones.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +33,7 @@ from visionlab.errors import VisionLabError
 from visionlab.text import Text
 from visionlab.models import LoadedModel, ModelSpec, get_spec, load_model
 from visionlab.models.cache import LRUCache
+from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import ImageLike, content_key, load_image
 from visionlab.ops.similarity import cosine_matrix, ensemble, softmax
 from visionlab.pipelines.base import Pipeline, Timings
@@ -125,25 +130,27 @@ def parse_templates(text: str | list[str] | tuple[str, ...] | None, fallback: st
 
 @dataclass(frozen=True)
 class TextEntry:
-    """Cached text side of one (model, templates, labels) question.
-    embeddings: (M, D) float32 unit vectors, one per label (template ensemble).
+    """Cached text side of one (model, templates, labels) question. model: the registry key
+    that encoded it. embeddings: (M, D) float32 unit vectors, one per label (template ensemble).
     notes: sentences about labels cut to the text encoder's context."""
 
+    model: str
     embeddings: np.ndarray
     notes: tuple[Text, ...]
 
 
 @dataclass(frozen=True)
 class ImageEntry:
-    """Cached picture side: embedding (D,) float32 unit vector; seen (S, S, 3) uint8 RGB, what the
-    image encoder received (normalisation undone)."""
+    """Cached picture side: model, the registry key that encoded it; embedding (D,) float32 unit
+    vector; seen (S, S, 3) uint8 RGB, what the image encoder received (normalisation undone)."""
 
+    model: str
     embedding: np.ndarray
     seen: np.ndarray
 
 
-TEXT_CACHE: LRUCache[TextEntry] = LRUCache(64)      # (model, templates, labels) -> text side
-IMAGE_CACHE: LRUCache[ImageEntry] = LRUCache(128)   # (model, picture content) -> picture side
+TEXT_CACHE: LRUCache[TextEntry] = LRUCache(max_bytes=32 << 20)    # (model, templates, labels) -> text side
+IMAGE_CACHE: LRUCache[ImageEntry] = LRUCache(max_bytes=64 << 20)  # (model, picture content) -> picture side
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,8 @@ class ZeroShotResult:
     (logits = logit_scale * cosine). model_input: (S, S, 3) uint8 RGB, what the image encoder
     saw. notes: sentences about the input (repeats, one label, cut labels). notice: why another
     model answered than the one requested (None if it did not). text_cached / image_cached:
-    whether the encoders were skipped thanks to the caches.
+    whether the encoders were skipped thanks to the caches. image_entry / text_entry: both
+    sides as computed or reused (what the caches keep).
     """
 
     ranked: tuple[LabelScore, ...]
@@ -182,6 +190,8 @@ class ZeroShotResult:
     text_cached: bool
     image_cached: bool
     timings: Timings
+    image_entry: ImageEntry | None = field(default=None, repr=False, compare=False)
+    text_entry: TextEntry | None = field(default=None, repr=False, compare=False)
 
     @property
     def latency_ms(self) -> float:
@@ -190,13 +200,15 @@ class ZeroShotResult:
 
 @dataclass(frozen=True)
 class Prepared:
-    """The processor and tokenizer of a model, and its text context in tokens."""
+    """The processor and tokenizer of a model, its text context in tokens, and a lock that lets one
+    thread at a time use the tokenizer (shared by every request)."""
 
     processor: Any
     tokenizer: Any
     context: int
     mean: np.ndarray
     std: np.ndarray
+    lock: Any = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
 def prepared_for(loaded: LoadedModel) -> Prepared:
@@ -236,9 +248,11 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
     def tokenize(self, sentences: list[str]) -> tuple[dict[str, torch.Tensor], list[str]]:
         """Tokens cut to the context (start and end tokens kept), and the sentences that were cut."""
         tok = self.prepared.tokenizer
-        longer = tok(sentences, truncation=True, max_length=self.prepared.context + 1)["input_ids"]
+        with self.prepared.lock:  # a fast tokenizer keeps its padding/truncation settings between calls
+            longer = tok(sentences, truncation=True, max_length=self.prepared.context + 1)["input_ids"]
+            tokens = tok(sentences, padding=True, truncation=True, max_length=self.prepared.context,
+                         return_tensors="pt")
         cut = [s for s, ids in zip(sentences, longer) if len(ids) > self.prepared.context]
-        tokens = tok(sentences, padding=True, truncation=True, max_length=self.prepared.context, return_tensors="pt")
         return {k: v for k, v in tokens.items() if k in ("input_ids", "attention_mask", "token_type_ids")}, cut
 
     def pixel_values(self, pictures: list) -> torch.Tensor:
@@ -264,34 +278,35 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         return self.forward({"token_chunks": self.text_chunks(sentences)[0]})["text"].numpy()
 
     def encode_images(self, images: list[ImageLike]) -> np.ndarray:
-        """Pictures -> (N, D) float32 unit vectors, through the picture cache, in batches."""
+        """Pictures -> (N, D) float32 unit vectors, in batches (no cache)."""
         return np.stack([e.embedding for e in self.image_entries(images)])
 
-    def image_entries(self, images: list[ImageLike]) -> list[ImageEntry]:
-        """Each picture's embedding and model input, from the cache or encoded in batches."""
-        pictures = [load_image(im) for im in images]
-        keys = [(self.key, content_key(p)) for p in pictures]
-        found = [IMAGE_CACHE.get(k) for k in keys]
+    def mine(self, entry: ImageEntry | TextEntry | None):
+        """`entry` if this model made it, else None (a cached entry of another model is no use)."""
+        return entry if entry is not None and entry.model == self.key else None
+
+    def image_entries(self, images: list[ImageLike | None],
+                      known: list[ImageEntry | None] | None = None) -> list[ImageEntry]:
+        """Each picture's embedding and model input: `known[i]` when given (its picture may then
+        be None), else encoded, in batches."""
+        found = [self.mine(k) for k in (known or [None] * len(images))]
         todo = [i for i, f in enumerate(found) if f is None]
         for start in range(0, len(todo), IMAGE_BATCH):
             idx = todo[start:start + IMAGE_BATCH]
-            x = self.pixel_values([pictures[i] for i in idx])  # [b, 3, S, S]
+            x = self.pixel_values([load_image(images[i]) for i in idx])  # [b, 3, S, S]
             emb = self.forward({"pixel_values": x})["image"].numpy()  # [b, D]
             for row, i in enumerate(idx):
-                found[i] = ImageEntry(emb[row], self.seen(x[row]))
-                IMAGE_CACHE.put(keys[i], found[i])
+                found[i] = ImageEntry(self.key, emb[row], self.seen(x[row]))
         return found
 
-    def label_embeddings(self, labels: list[str], templates: list[str]) -> tuple[TextEntry, bool]:
-        """(M, D) ensemble text embeddings of `labels`, from the cache when possible. (entry, cached)"""
-        key = (self.key, tuple(templates), tuple(labels))
-        entry = TEXT_CACHE.get(key)
-        if entry is not None:
-            return entry, True
+    def label_embeddings(self, labels: list[str], templates: list[str],
+                         known: TextEntry | None = None) -> tuple[TextEntry, bool]:
+        """(M, D) ensemble text embeddings of `labels`: `known` when given, else encoded.
+        Returns (entry, whether `known` was used)."""
+        if self.mine(known) is not None:
+            return known, True
         inputs = self.text_inputs(labels, templates)
-        entry = self.text_entry(inputs, self.forward(inputs)["text"])
-        TEXT_CACHE.put(key, entry)
-        return entry, False
+        return self.text_entry(inputs, self.forward(inputs)["text"]), False
 
     def text_inputs(self, labels: list[str], templates: list[str]) -> dict[str, Any]:
         """Every label in every template (template-major: T x M sentences), tokenised in batches."""
@@ -312,21 +327,19 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
                           f"sentence, so the end was cut off and only the first part counted (e.g. '{example}...').",
                           f"有 {n} 个标签太长，文本编码器每句最多读 {context} 个 token，所以后面被截掉了，"
                           f"只有前一部分起作用（例如“{example}...”）。"),)
-        return TextEntry(ensemble(per_template).astype(np.float32), notes)
+        return TextEntry(self.key, ensemble(per_template).astype(np.float32), notes)
 
     # ---- the Pipeline stages ----
-    def preprocess(self, image: ImageLike, labels: str | list[str] = SHAPES_LABELS,
-                   templates: str | list[str] | None = None, **params: Any) -> dict[str, Any]:
+    def preprocess(self, image: ImageLike | None, labels: str | list[str] = SHAPES_LABELS,
+                   templates: str | list[str] | None = None, image_entry: ImageEntry | None = None,
+                   text_entry: TextEntry | None = None, **params: Any) -> dict[str, Any]:
+        """Known entries (from the caches) are used as they are; the rest is prepared for the encoders."""
         names, notes = parse_labels(labels)
         temps = parse_templates(templates, defaults_for(self.loaded.spec).template)
-        picture = load_image(image)
         inputs: dict[str, Any] = {"labels": names, "templates": temps, "notes": notes,
-                                  "image_key": (self.key, content_key(picture)),
-                                  "text_key": (self.key, tuple(temps), tuple(names))}
-        inputs["image_entry"] = IMAGE_CACHE.get(inputs["image_key"])
+                                  "image_entry": self.mine(image_entry), "text_entry": self.mine(text_entry)}
         if inputs["image_entry"] is None:
-            inputs["pixel_values"] = self.pixel_values([picture])  # [1, 3, S, S]
-        inputs["text_entry"] = TEXT_CACHE.get(inputs["text_key"])
+            inputs["pixel_values"] = self.pixel_values([load_image(image)])  # [1, 3, S, S]
         if inputs["text_entry"] is None:
             inputs.update(self.text_inputs(names, temps))
         return inputs
@@ -343,11 +356,9 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
                     **params: Any) -> ZeroShotResult:
         image_entry, text_entry = inputs["image_entry"], inputs["text_entry"]
         if image_entry is None:
-            image_entry = ImageEntry(outputs["image"][0].numpy(), self.seen(inputs["pixel_values"][0]))
-            IMAGE_CACHE.put(inputs["image_key"], image_entry)
+            image_entry = ImageEntry(self.key, outputs["image"][0].numpy(), self.seen(inputs["pixel_values"][0]))
         if text_entry is None:
             text_entry = self.text_entry(inputs, outputs["text"])
-            TEXT_CACHE.put(inputs["text_key"], text_entry)
         scale = self.logit_scale()
         cosines = cosine_matrix(image_entry.embedding[None], text_entry.embeddings)[0]  # [1, M] -> [M]
         probs = softmax(scale * cosines)
@@ -358,7 +369,7 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         return ZeroShotResult(ranked, tuple(temps), scale, image_entry.seen, self.key,
                               self.loaded.requested.key, str(self.device), tuple(inputs["notes"]) + text_entry.notes,
                               self.loaded.notice, inputs["text_entry"] is not None,
-                              inputs["image_entry"] is not None, timings)
+                              inputs["image_entry"] is not None, timings, image_entry, text_entry)
 
     def logit_scale(self) -> float:
         """exp(the learnt log-scale), capped at 100 as in CLIP: logits = scale * cosine."""
@@ -406,7 +417,28 @@ def load_folder(folder) -> LoadedModel:
 def zero_shot(image: ImageLike, labels: str | list[str] = SHAPES_LABELS, templates: str | list[str] | None = None,
               model: str = "shapes-clip-tiny") -> ZeroShotResult:
     """Rank `labels` for one picture with registry model `model`; `templates` one per line."""
-    return ZeroShotPipeline(load_model(model))(image, labels=labels, templates=templates)
+    from visionlab.models.loader import answering_key
+
+    answering = answering_key(model)
+    names, _ = parse_labels(labels)                                      # bad labels: a sentence before any work
+    temps = parse_templates(templates, defaults_for(answering).template)
+    picture = load_image(image)
+    image_key, text_key = (answering, content_key(picture)), (answering, tuple(temps), tuple(names))
+    image_entry, text_entry = IMAGE_CACHE.get(image_key), TEXT_CACHE.get(text_key)
+    result = _rank_on_device(None if image_entry else np.asarray(picture), labels, templates, model,
+                             image_entry, text_entry)
+    if result.model == answering:
+        IMAGE_CACHE.put(image_key, result.image_entry)
+        TEXT_CACHE.put(text_key, result.text_entry)
+    return result
+
+
+@gpu_task(duration=10)
+def _rank_on_device(picture: np.ndarray | None, labels, templates, model: str, image_entry: ImageEntry | None,
+                    text_entry: TextEntry | None) -> ZeroShotResult:
+    """The encoders the cached entries do not cover, then the ranking (picture None: its entry is given)."""
+    return ZeroShotPipeline(load_model(model))(picture, labels=labels, templates=templates,
+                                               image_entry=image_entry, text_entry=text_entry)
 
 
 @dataclass(frozen=True)
@@ -428,6 +460,8 @@ class SimilarityMatrix:
     texts: tuple[str, ...]
     model: str
     notice: Text | None
+    image_entries: tuple[ImageEntry, ...] = field(default=(), repr=False, compare=False)
+    text_entry: TextEntry | None = field(default=None, repr=False, compare=False)
 
 
 def sentences_from(text: str | list[str] | None) -> list[str]:
@@ -448,14 +482,38 @@ def similarity_matrix(images: list[ImageLike], texts: str | list[str],
     if len(images) > MAX_GALLERY:
         raise LabelError(Text(f"The gallery holds {len(images)} pictures; the matrix takes at most {MAX_GALLERY}.",
                               f"图库里有 {len(images)} 张图片；矩阵最多接受 {MAX_GALLERY} 张。"))
+    from visionlab.models.loader import answering_key
+
     sentences = sentences_from(texts)
+    answering = answering_key(model)
+    pictures = [load_image(im) for im in images]
+    image_keys = [(answering, content_key(p)) for p in pictures]
+    text_key = (answering, ("{}",), tuple(sentences))
+    known = [IMAGE_CACHE.get(k) for k in image_keys]
+    m = _matrix_on_device([None if k else np.asarray(p) for p, k in zip(pictures, known)], known, sentences, model,
+                          TEXT_CACHE.get(text_key))
+    if m.model == answering:
+        for key, entry in zip(image_keys, m.image_entries):
+            IMAGE_CACHE.put(key, entry)
+        TEXT_CACHE.put(text_key, m.text_entry)
+    return m
+
+
+def _matrix_seconds(pictures: list, *args, **kwargs) -> float:
+    return 5 + 0.1 * sum(p is not None for p in pictures)
+
+
+@gpu_task(duration=_matrix_seconds)
+def _matrix_on_device(pictures: list[np.ndarray | None], known: list[ImageEntry | None], sentences: list[str],
+                      model: str, text_entry: TextEntry | None) -> SimilarityMatrix:
     pipe = ZeroShotPipeline(load_model(model))
-    entries = pipe.image_entries(images)
-    text = pipe.label_embeddings(sentences, ["{}"])[0].embeddings                # [M, D]
-    cos = cosine_matrix(np.stack([e.embedding for e in entries]), text)          # [N, M]
+    entries = pipe.image_entries(pictures, known)
+    text_entry = pipe.label_embeddings(sentences, ["{}"], text_entry)[0]
+    cos = cosine_matrix(np.stack([e.embedding for e in entries]), text_entry.embeddings)   # [N, M]
     scale = pipe.logit_scale()
     return SimilarityMatrix(cos.astype(np.float32), scale, softmax(scale * cos, 1), softmax(scale * cos, 0),
-                            tuple(e.seen for e in entries), tuple(sentences), pipe.key, pipe.loaded.notice)
+                            tuple(e.seen for e in entries), tuple(sentences), pipe.key, pipe.loaded.notice,
+                            tuple(entries), text_entry)
 
 
 @dataclass(frozen=True)
