@@ -40,12 +40,19 @@ def status_details() -> str:
     from visionlab.models import REGISTRY
     from visionlab.models.loader import loaded_keys
 
+    from visionlab.models.gpu import on_zero_gpu
+
     models = ", ".join(REGISTRY[k].title for k in loaded_keys()) or say(
         Text("none yet (each loads on first use)", "还没有（每个模型在第一次使用时加载）"))
     rss = resident_mb()
     memory = Text(f"{rss:,.0f} MiB resident", f"常驻内存 {rss:,.0f} MiB") if rss is not None else Text("unknown", "未知")
     torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
+    if on_zero_gpu():  # the GPU belongs to a worker process this one cannot look into
+        models += say(Text(" (loaded when the Space started; each GPU worker starts with a copy)",
+                           "（Space 启动时加载；每个 GPU 工作进程启动时得到一份副本）"))
+        memory += Text("; GPU memory: only the ZeroGPU worker can see it, and this panel cannot",
+                       "；GPU 内存：只有 ZeroGPU 工作进程看得到，这个面板看不到")
+    elif torch is not None and torch.cuda.is_available():
         gpu = torch.cuda.memory_allocated() / 2**20
         memory += Text(f"; GPU {gpu:,.0f} MiB allocated", f"；GPU 已分配 {gpu:,.0f} MiB")
     return say(Text(f"- **Models in memory:** {models}\n- **Memory:** ", f"- **内存中的模型：** {models}\n- **内存：** ")

@@ -158,3 +158,44 @@ def test_probe_says_online_when_a_hub_answers(monkeypatch):
         assert hub.probe() is False
     finally:
         server.shutdown()
+
+
+def test_the_model_cache_is_bounded_by_bytes():
+    """Models are weighed by their parameters and buffers: a class that picks big models drops the
+    least recently used ones instead of running the Space out of memory."""
+    from visionlab.models.cache import nbytes
+
+    small, big = torch.nn.Linear(10, 10), torch.nn.Linear(100, 100)    # 440 and 40,400 bytes
+    assert nbytes(small) == 440 and nbytes((small, 1.0, {})) == 440
+    evicted = []
+    cache = LRUCache(on_evict=evicted.append, max_bytes=41_000, weigh=nbytes)
+    cache.put("small", small)
+    cache.put("big", big)
+    assert len(cache) == 2 and cache.bytes == 40_840
+    cache.put("small2", torch.nn.Linear(10, 10))
+    assert evicted == [small] and cache.keys() == ["big", "small2"]
+    from visionlab.models import loader
+    assert loader._cache.max_bytes == loader.MODEL_MEMORY_MB << 20 and loader._cache.max_items is None
+
+
+def test_on_zero_gpu_only_the_models_loaded_before_launch_answer(monkeypatch):
+    """After offer_only_loaded, a model that was not loaded is refused with a sentence naming the
+    ones that were; a hub model whose stand-in answered at start keeps its stand-in; nothing loads."""
+    from visionlab.models import loader
+
+    monkeypatch.setattr(loader, "_cache", LRUCache(max_bytes=1 << 30))
+    monkeypatch.setattr(loader, "_stand_in_notices", {})
+    loader.preload(["shapes-resnet-tiny", "resnet50"])             # offline in tests: ResNet-50's stand-in
+    monkeypatch.setattr(loader, "LOADERS", {})                      # any load from now on would fail loudly
+    loader.offer_only_loaded()
+    try:
+        assert loader.offered_keys() == ["shapes-resnet-tiny"]
+        assert load_model("shapes-resnet-tiny").notice is None
+        stand_in = load_model("resnet50")
+        assert stand_in.spec.key == "shapes-resnet-tiny" and "ResNet-50 is not available" in str(stand_in.notice)
+        assert loader.answering_key("resnet50") == "shapes-resnet-tiny"
+        with pytest.raises(loader.ModelLoadError, match="not offered on this Space.*Tiny ResNet") as caught:
+            load_model("shapes-vit-tiny")
+        assert "VISIONLAB_MODELS" in caught.value.text.zh
+    finally:
+        loader._offered = None
