@@ -281,3 +281,11 @@ def test_offline_tokenizer_keeps_every_caption_word_whole_and_matches_the_saved_
     assert inner and set(inner) == {"<|unk|>"}  # not <|endoftext|>: the text encoder's pooling reads that one
     assert pipe.prepared.tokenizer.get_vocab() == tok.get_vocab()  # the bundled model was trained with this one
     assert pipe.model.config.text_config.eos_token_id == tok.eos_token_id
+
+
+def test_templates_are_text_not_format_strings():
+    """A template is the student's text: {} takes the label, anything else stays as typed (a
+    format string would evaluate attributes or pad to a million characters)."""
+    r = zs.zero_shot(str(STAR), "star, ring", "{0.__doc__} {:0>1000000} a {}.")
+    assert {s.sentences for s in r.ranked} == {("{0.__doc__} {:0>1000000} a star.",),
+                                               ("{0.__doc__} {:0>1000000} a ring.",)}

@@ -128,6 +128,12 @@ def parse_templates(text: str | list[str] | tuple[str, ...] | None, fallback: st
     return templates
 
 
+def fill(template: str, label: str) -> str:
+    """The template with the label where its {} is. A plain substitution: the template is the
+    student's text, never a format string (so "{0.__doc__}" or "{:>1000000}" stay as typed)."""
+    return template.replace("{}", label, 1)
+
+
 @dataclass(frozen=True)
 class TextEntry:
     """Cached text side of one (model, templates, labels) question. model: the registry key
@@ -310,7 +316,7 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
 
     def text_inputs(self, labels: list[str], templates: list[str]) -> dict[str, Any]:
         """Every label in every template (template-major: T x M sentences), tokenised in batches."""
-        sentences = [t.format(label) for t in templates for label in labels]  # [T * M]
+        sentences = [fill(t, label) for t in templates for label in labels]  # [T * M]
         chunks, cut = self.text_chunks(sentences)
         return {"labels": labels, "templates": templates, "token_chunks": chunks, "cut": cut}
 
@@ -319,7 +325,7 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         labels, templates, cut = inputs["labels"], inputs["templates"], inputs["cut"]
         per_template = text.numpy().reshape(len(templates), len(labels), -1)  # [T * M, D] -> [T, M, D]
         cut = set(cut)
-        long = [label for label in labels if any(t.format(label) in cut for t in templates)]
+        long = [label for label in labels if any(fill(t, label) in cut for t in templates)]
         notes = ()
         if long:
             n, context, example = len(long), self.prepared.context, long[0][:40]
@@ -363,7 +369,7 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         cosines = cosine_matrix(image_entry.embedding[None], text_entry.embeddings)[0]  # [1, M] -> [M]
         probs = softmax(scale * cosines)
         names, temps = inputs["labels"], inputs["templates"]
-        scores = [LabelScore(name, tuple(t.format(name) for t in temps), float(c), float(scale * c), float(p))
+        scores = [LabelScore(name, tuple(fill(t, name) for t in temps), float(c), float(scale * c), float(p))
                   for name, c, p in zip(names, cosines, probs)]
         ranked = tuple(sorted(scores, key=lambda s: -s.probability))
         return ZeroShotResult(ranked, tuple(temps), scale, image_entry.seen, self.key,
