@@ -49,27 +49,6 @@ def build_app():
     return demo
 
 
-def load_default_models(quiet: bool = False) -> None:
-    """Load the model each tab starts on (importing torch and timm on the way)."""
-    from demos.common import default_model_keys
-    from visionlab.models import load_model
-
-    for key in default_model_keys():
-        loaded = load_model(key)
-        if not quiet:
-            print(f"preloaded {loaded.spec.key}" + (f" (standing in for {key})" if loaded.spec.key != key else ""))
-
-
-def warm_up() -> None:
-    """`load_default_models` in a background thread while the server starts (about 3 s of
-    imports), so neither start-up nor, usually, the first visitor waits for it. A request
-    that arrives sooner waits only for what is left (imports and model loads are locked)."""
-    try:
-        load_default_models(quiet=True)
-    except Exception:  # noqa: BLE001 - the tab says what is wrong when it is used
-        pass
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="VisionLab: how vision models see.")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
@@ -77,8 +56,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="also serve on a public gradio.live link")
     parser.add_argument("--device", choices=["cuda", "mps", "cpu"], help="default: cuda, then mps, then cpu")
     parser.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
-    parser.add_argument("--preload", action="store_true", help="load the default models before serving")
+    parser.add_argument("--preload", action="store_true",
+                        help="load the default models (and the examples' embeddings) before serving")
     args = parser.parse_args(argv)
+    from visionlab.models.hub import start_probe
+
+    start_probe(force_offline=args.offline)  # the hub probe runs while the imports below do
 
     from demos.common import EXAMPLES_DIR
     from visionlab.models.device import set_device
@@ -86,10 +69,16 @@ def main(argv: list[str] | None = None) -> None:
 
     hub_status(force_offline=args.offline)
     set_device(args.device)  # None: cuda, then mps, then cpu (torch is imported when first asked)
-    if args.preload:
-        load_default_models()
+    from demos import startup
+    from visionlab.models.gpu import on_zero_gpu
+
+    if on_zero_gpu():
+        startup.serve_on_zero_gpu()   # in this thread, before launch: never inside a GPU worker
+    elif args.preload:
+        startup.load(startup.default_keys())
+        startup.warm_examples()
     else:
-        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(target=startup.warm_up, name="warm-up", daemon=True).start()
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=64)
     from demos.i18n import I18N

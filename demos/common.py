@@ -47,6 +47,11 @@ class SafeImage(gr.Image):
         except gr.Error:
             raise
         except Exception:  # noqa: BLE001 - PIL raises many kinds for bad files
+            # gradio preprocesses outside the request's context, where the asker's language is
+            # unknown: hand the file on, and the pipeline's loader says what is wrong with it in
+            # the asker's language (through `handler`).
+            if getattr(payload, "path", None):
+                return payload.path
             raise error("This file is not a picture VisionLab can read (or it is damaged, or far too large). "
                         "Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF image.",
                         "VisionLab 读不了这个文件（它不是图片，或者已损坏，或者太大）。"

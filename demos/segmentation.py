@@ -245,12 +245,12 @@ def build() -> dict:
 
     prompts = gr.State({**EMPTY_PROMPTS})
     results = [clickable, annotated, gallery, caption]
-    image.change(show_picture, image, [*results, prompts], api_visibility="private")
+    image.change(handler(show_picture), image, [*results, prompts], api_visibility="private")
     clickable.select(handler(on_click), [image, prompts, mode, model], [*results, prompts],
                      concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     undo_btn.click(handler(undo), [image, prompts, model], [*results, prompts],
                    concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
-    clear_btn.click(show_picture, image, [*results, prompts], api_visibility="private")
+    clear_btn.click(handler(show_picture), image, [*results, prompts], api_visibility="private")
     everything_btn.click(handler(everything), [image, model, per_side], results,
                          concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     text_btn.click(handler(text_to_masks), [image, text, detector, model], results,
