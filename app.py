@@ -77,15 +77,18 @@ def main(argv: list[str] | None = None) -> None:
     elif args.preload:
         startup.load(startup.default_keys())
         startup.warm_examples()
-    else:
-        threading.Thread(target=startup.warm_up, name="warm-up", daemon=True).start()
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=64)
     from demos.i18n import I18N
     from demos.presenter import CSS as PRESENTER_CSS
 
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS + PRESENTER_CSS,
-                max_file_size="10mb", allowed_paths=[str(EXAMPLES_DIR)], i18n=I18N)
+                max_file_size="10mb", allowed_paths=[str(EXAMPLES_DIR)], i18n=I18N, prevent_thread_lock=True)
+    if not (on_zero_gpu() or args.preload):
+        # Lazy loading: warm the defaults once the page is served, so the warm-up does not slow
+        # the start (2 cores); a request that comes first waits only for what is left.
+        threading.Thread(target=startup.warm_up, name="warm-up", daemon=True).start()
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ PHOTO_CAPTIONS_ZH = {"astronaut": "一张宇航员的照片。", "chelsea": "一
 
 
 def defaults(model: str):
-    from visionlab.pipelines.zero_shot import defaults_for
+    from visionlab.pipelines.zero_shot_defaults import defaults_for
 
     return defaults_for(model)
 

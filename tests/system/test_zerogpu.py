@@ -264,6 +264,32 @@ def test_spaces_is_imported_in_the_main_thread(visitors):
     assert log.index("spaces imported") < log.index("Running on local URL"), "spaces imported after launch"
 
 
+def workers_of(pid: int) -> set[int]:
+    """Processes forked by the app (ZeroGPU workers), from every thread of it."""
+    found = set()
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        found |= {int(c) for c in children.read_text().split()}
+    return found
+
+
+def test_a_worker_that_dies_is_replaced_and_the_next_call_works(visitors):
+    """A GPU worker killed between calls (out of memory, the platform reclaiming it): the next
+    call forks a fresh one from the main process, with the models already there, and answers."""
+    import os
+    import signal
+
+    v = visitors
+    call(v.b, "/classify", handle_file(own_copy(STAR, v.folder)))
+    workers = workers_of(v.app.process.pid)
+    assert workers, "no ZeroGPU worker to kill"
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(1)
+    result = call(v.b, "/classify", handle_file(own_copy(STAR, v.folder)))
+    assert result[0]["label"] == "star" and speaks(text_of(result), "zh")
+    assert not twice_loaded(v.log_path)
+
+
 def test_each_model_loads_at_most_once_across_all_processes(visitors):
     v = visitors
     REPORT["app"]["load_lines"] = [f"{k} {s} s pid {p}" for k, s, p in loads(v.log_path)]

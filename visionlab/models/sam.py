@@ -14,8 +14,6 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from visionlab.models.registry import WEIGHTS_DIR, ModelSpec
 
 OFFICIAL_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
@@ -51,6 +49,7 @@ SIZES = {
 
 def build_sam(size: SamSize):
     """An untrained SAM of the given size (eval mode)."""
+    import torch
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
     grid = size.img_size // size.patch
@@ -81,6 +80,8 @@ def checkpoint_path(spec: ModelSpec) -> Path:
 def load_sam(spec: ModelSpec, path: Path | None = None):
     """Build the spec's SAM size and load its checkpoint (tensors only, weights_only=True)."""
     sam = build_sam(SIZES[str(spec.arch)])
+    import torch
+
     state = torch.load(path or checkpoint_path(spec), map_location="cpu", weights_only=True)
     sam.load_state_dict(state)
     return sam

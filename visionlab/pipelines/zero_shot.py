@@ -37,48 +37,16 @@ from visionlab.models.gpu import gpu_task
 from visionlab.ops.images import ImageLike, content_key, load_image
 from visionlab.ops.similarity import cosine_matrix, ensemble, softmax
 from visionlab.pipelines.base import Pipeline, Timings
+from visionlab.pipelines.zero_shot_defaults import (CHINESE_LABELS, EVERYDAY_LABELS, SHAPES_LABELS,  # noqa: F401
+                                                    TEMPLATES, Defaults, defaults_for)
 
 MAX_LABELS = 500
 MAX_GALLERY = 40  # pictures in the similarity matrix / retrieval gallery
 TEXT_BATCH = 256      # sentences per text-encoder call
 IMAGE_BATCH = 128     # pictures per image-encoder call
 
-# Defaults that follow the model: ShapesWorld words for the bundled CLIP, everyday words for real ones.
-SHAPES_LABELS = "red star, yellow star, blue cross, green ring, orange square, purple triangle"
-EVERYDAY_LABELS = "cat, dog, astronaut, rocket, cup of coffee, car, tree"
-CHINESE_LABELS = "猫, 狗, 宇航员, 火箭, 一杯咖啡, 汽车, 树"
-TEMPLATES = {
-    "shapesworld": ("a photo of a {}.", "a {}.", "a drawing of a {}.", "a picture of a {}.", "{}"),
-    "free-text": ("a photo of a {}.", "a blurry photo of a {}.", "a close-up photo of a {}.",
-                  "a drawing of a {}.", "a photo of the small {}.", "a photo of the large {}.",
-                  "a bright photo of a {}."),
-    "chinese": ("一张{}的照片。", "一张模糊的{}的照片。", "一幅{}的画。", "一张{}的特写照片。"),
-}
-
-
 class LabelError(VisionLabError, ValueError):
     """Labels or templates that cannot be used; the message says what to type instead."""
-
-
-@dataclass(frozen=True)
-class Defaults:
-    """What the tab suggests for a model: labels (comma separated), one template, an ensemble."""
-
-    labels: str
-    template: str
-    ensemble: tuple[str, ...]
-
-
-def defaults_for(model: str | ModelSpec) -> Defaults:
-    """The suggested labels and templates for a registry model (key or spec)."""
-    spec = get_spec(model) if isinstance(model, str) else model
-    if spec.labels == "shapesworld":
-        kind, labels = "shapesworld", SHAPES_LABELS
-    elif spec.arch == "ChineseCLIPModel":
-        kind, labels = "chinese", CHINESE_LABELS
-    else:
-        kind, labels = "free-text", EVERYDAY_LABELS
-    return Defaults(labels, TEMPLATES[kind][0], TEMPLATES[kind])
 
 
 def parse_labels(text: str | list[str] | None) -> tuple[list[str], list[str]]:
