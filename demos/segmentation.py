@@ -115,6 +115,11 @@ def segment_endpoint(image: str | None, points: str = "", box: str = "", model: 
 
 
 def _download_bar(progress: gr.Progress):
+    """The progress bar says what runs (and, while a checkpoint downloads, how much has come)."""
+    progress(None, desc=say(Text("Segment Anything: encoding the picture (only the first click on a new picture "
+                                 "waits for this), then the masks",
+                                 "Segment Anything：先编码图片（只有新图片的第一次点击要等这一步），再算掩码")))
+
     def report(done: int, total: int) -> None:
         progress(done / total if total else None,
                  desc=say(Text(f"Downloading the SAM checkpoint ({done >> 20} MB)", f"正在下载 SAM 权重文件（{done >> 20} MB）")))
