@@ -47,26 +47,29 @@ def zero_shot_bench(n: int = 20) -> dict[str, float]:
     pictures = [Image.fromarray(make_captioned(3, 50_000 + i)[0].image) for i in range(max(n, 20) * 3)]
     template = "a photo of a {}."
 
+    def ask(picture, templates):  # the tab's own call: through the shared text and picture caches
+        return zs.zero_shot(picture, LABELS, templates, "shapes-clip-tiny")
+
     first, second = [], []
     for i in range(n):  # a fresh picture and empty caches each round: only the text cache differs
         zs.TEXT_CACHE.clear()
         zs.IMAGE_CACHE.clear()
-        first.append(_ms(lambda: ours(pictures[2 * i], labels=LABELS, templates=ENSEMBLE)))
-        second.append(_ms(lambda: ours(pictures[2 * i + 1], labels=LABELS, templates=ENSEMBLE)))
+        first.append(_ms(lambda: ask(pictures[2 * i], ENSEMBLE)))
+        second.append(_ms(lambda: ask(pictures[2 * i + 1], ENSEMBLE)))
 
     queries = pictures[:20]
     with torch.inference_mode():
         theirs(queries[0], candidate_labels=LABELS, hypothesis_template=template)  # warm
-    ours(queries[0], labels=LABELS, templates=[template])
+    ask(queries[0], [template])
     t_ours, t_theirs = [], []
     for _ in range(max(1, n // 4)):
         zs.IMAGE_CACHE.clear()  # the pictures are new to us each round; the labels are cached
-        t_ours.append(_ms(lambda: [ours(q, labels=LABELS, templates=[template]) for q in queries]))
+        t_ours.append(_ms(lambda: [ask(q, [template]) for q in queries]))
         t_theirs.append(_ms(lambda: [theirs(q, candidate_labels=LABELS, hypothesis_template=template)
                                      for q in queries]))
     a, b = statistics.median(first), statistics.median(second)
     c, d = statistics.median(t_theirs), statistics.median(t_ours)
-    agree = sum(ours(q, labels=LABELS, templates=[template]).ranked[0].label ==
+    agree = sum(ask(q, [template]).ranked[0].label ==
                 theirs(q, candidate_labels=LABELS, hypothesis_template=template)[0]["label"] for q in queries)
     return {"zero_shot_first_call_ms": a, "zero_shot_second_call_ms": b, "zero_shot_cache_speedup": a / b,
             "zero_shot_20_queries_ours_ms": d, "zero_shot_20_queries_transformers_ms": c,
