@@ -9,7 +9,7 @@ from typing import Any
 from visionlab.models.registry import get_spec
 
 RATIO_RANGE = (0.05, 0.95)
-DEFAULT_RATIO = {"MAE": 0.75, "SimMIM": 0.5}
+DEFAULT_RATIO = {"MAE": 0.75, "SimMIM": 0.6}  # the MAE and SimMIM papers' defaults
 METHOD_OF_ARCH = {"ViTMAEForPreTraining": "MAE", "ViTForMaskedImageModeling": "SimMIM",
                   "SwinForMaskedImageModeling": "SimMIM"}
 SIMMIM_MASK_PATCH = (32, 192)  # the paper's mask patch: 32 px squares on 192 px pictures

@@ -65,16 +65,28 @@ class MaskIndices:
 
 
 def count_hidden(num_patches: int, ratio: float) -> int:
-    """How many of `num_patches` patches a mask ratio hides: round(ratio * num_patches)."""
-    return int(round(min(max(ratio, 0.0), 1.0) * num_patches))
+    """How many of `num_patches` patches MAE hides at a mask ratio: L - int(L * (1 - ratio)), as
+    the official MAE code and transformers' ViTMAE keep int(L * (1 - ratio)) patches. (One fewer
+    than round(ratio * L) at some ratios: 196 patches at 0.7 hide 138, not 137.)"""
+    L = int(num_patches)
+    return L - int(L * (1 - min(max(float(ratio), 0.0), 1.0)))
 
 
-def random_masking(num_patches: int, ratio: float, seed: int, batch: int = 1) -> MaskIndices:
+def count_hidden_simmim(num_squares: int, ratio: float) -> int:
+    """How many of `num_squares` mask squares SimMIM hides: ceil(squares * ratio), as the
+    official SimMIM MaskGenerator does (int(np.ceil(token_count * mask_ratio)))."""
+    return int(np.ceil(int(num_squares) * min(max(float(ratio), 0.0), 1.0)))
+
+
+HIDDEN_COUNT = {"MAE": count_hidden, "SimMIM": count_hidden_simmim}
+
+
+def random_masking(num_patches: int, ratio: float, seed: int, batch: int = 1, method: str = "MAE") -> MaskIndices:
     """MAE's random masking with a seed: sort uniform noise, keep the patches with the
-    smallest noise, hide round(ratio * num_patches). Same seed -> same mask."""
+    smallest noise, hide `HIDDEN_COUNT[method](num_patches, ratio)`. Same seed -> same mask."""
     gen = torch.Generator().manual_seed(int(seed))
     noise = torch.rand(batch, num_patches, generator=gen)          # [B, L]
-    return masking_from_noise(noise, count_hidden(num_patches, ratio))
+    return masking_from_noise(noise, HIDDEN_COUNT[method](num_patches, ratio))
 
 
 def masking_from_noise(noise: torch.Tensor, num_hidden: int) -> MaskIndices:
@@ -109,11 +121,12 @@ def cells_for(grid: tuple[int, int], cell: int) -> tuple[int, int]:
     return math.ceil(grid[0] / cell), math.ceil(grid[1] / cell)
 
 
-def block_mask(grid: tuple[int, int], cell: int, ratio: float, seed: int) -> np.ndarray:
-    """SimMIM-style masking: hide round(ratio * cells) random squares of `cell` x `cell`
-    patches (the mask patch size is `cell` times the model's patch). (gh, gw) bool."""
+def block_mask(grid: tuple[int, int], cell: int, ratio: float, seed: int, method: str = "MAE") -> np.ndarray:
+    """Hide random squares of `cell` x `cell` patches (the mask patch size is `cell` times the
+    model's patch), as many as `method`'s rule says: MAE's L - int(L * (1 - ratio)), SimMIM's
+    ceil(squares * ratio). (gh, gw) bool."""
     ch, cw = cells_for(grid, cell)
-    coarse = random_masking(ch * cw, ratio, seed).mask[0].reshape(ch, cw).numpy()    # [ch, cw]
+    coarse = random_masking(ch * cw, ratio, seed, method=method).mask[0].reshape(ch, cw).numpy()   # [ch, cw]
     fine = np.repeat(np.repeat(coarse, cell, axis=0), cell, axis=1)                 # [ch*cell, cw*cell]
     return fine[:grid[0], :grid[1]]                                                 # [gh, gw]
 

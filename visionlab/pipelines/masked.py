@@ -184,28 +184,52 @@ class MaskRequest:
     mask: np.ndarray | None = field(default=None, compare=False)
 
 
+def image_processor_for(loaded: LoadedModel):
+    """The checkpoint's own image processor (its preprocessor_config.json: size, resampling,
+    mean and std), loaded once per model. It is the one source of these numbers: the registry's
+    are only what the UI shows before a model is loaded."""
+    if "image_processor" not in loaded.memo:
+        from visionlab.models.loader import IMPORT_LOCK
+
+        with IMPORT_LOCK:
+            from transformers import AutoImageProcessor
+        spec = loaded.spec
+        loaded.memo["image_processor"] = AutoImageProcessor.from_pretrained(
+            spec.local_dir if spec.bundled else spec.hub_id, trust_remote_code=False)
+    return loaded.memo["image_processor"]
+
+
+def processor_side(processor, fallback: int) -> int:
+    """The square side in pixels an image processor resizes to."""
+    size = getattr(processor, "size", None) or {}
+    get = size.get if isinstance(size, dict) else (lambda k: getattr(size, k, None))
+    side = get("height") or get("shortest_edge") or fallback
+    if get("width") not in (None, side):
+        raise ValueError(f"the image processor resizes to {get('height')} x {get('width')}, not a square")
+    return int(side)
+
+
 class MaskedPipeline(Pipeline[Reconstruction]):
     def __init__(self, loaded: LoadedModel):
         self.method = method_of(loaded)
         super().__init__(loaded)
-        self.size = int(loaded.spec.input_size)
+        self.processor = image_processor_for(loaded)
+        self.size = processor_side(self.processor, int(self.model.config.image_size))
         self.patch = model_patch(self.model)
         self.grid = (self.size // self.patch, self.size // self.patch)
-        self.mean = np.asarray(loaded.spec.mean, np.float32)
-        self.std = np.asarray(loaded.spec.std, np.float32)
+        self.mean = np.asarray(self.processor.image_mean, np.float32)
+        self.std = np.asarray(self.processor.image_std, np.float32)
         cfg_norm = bool(getattr(self.model.config, "norm_pix_loss", False))
         self.norm_pix = self.method == "MAE" and NORM_PIX_OVERRIDE.get(loaded.spec.key, cfg_norm)
 
     # -- pictures <-> tensors ------------------------------------------------------------
-    def picture(self, image: ImageLike) -> np.ndarray:
-        """Any upload -> (S, S, 3) float32 RGB in [0, 1]."""
-        img = load_image(image).resize((self.size, self.size), Image.Resampling.BICUBIC)
-        return np.asarray(img, np.float32) / 255.0
-
-    def to_tensor(self, pixels: np.ndarray) -> torch.Tensor:
-        """(S, S, 3) [0, 1] -> (1, 3, S, S) normalised with the model's mean/std."""
-        x = (pixels - self.mean) / self.std
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
+    def pixel_values(self, image: ImageLike) -> torch.Tensor:
+        """Any upload -> (1, 3, S, S) float32, by the checkpoint's own image processor (resized
+        to its square, aspect ratio not kept, with its resampling; normalised by its mean/std)."""
+        x = self.processor(images=load_image(image), return_tensors="pt")["pixel_values"].float()   # [1, 3, S, S]
+        if tuple(x.shape[-2:]) != (self.size, self.size):
+            raise ValueError(f"the image processor gave {tuple(x.shape[-2:])} pixels, not {self.size} x {self.size}")
+        return x
 
     def to_pixels(self, x: torch.Tensor) -> np.ndarray:
         """(3, S, S) normalised -> (S, S, 3) float32 in [0, 1] (clipped)."""
@@ -238,14 +262,14 @@ class MaskedPipeline(Pipeline[Reconstruction]):
                 brush_notes.append(Text("The brush layer is empty, so random squares were hidden instead.",
                                         "画笔图层是空的，所以改为随机遮住一些方块。"))
             if mask is None:
-                mask = block_mask(self.grid, cell, ratio, int(req.seed))
+                mask = block_mask(self.grid, cell, ratio, int(req.seed), self.method)
                 if not mask.any():  # a tiny ratio on a coarse grid of squares rounds to nothing
                     cells = cells_for(self.grid, cell)
                     notes.append(Text(f"With {mask_patch} px squares the picture has only {cells[0] * cells[1]} of "
                                       "them, so one square was hidden.",
                                       f"用 {mask_patch} 像素的方块，这张图只有 {cells[0] * cells[1]} 个方块，"
                                       "所以遮住了一个。"))
-                    mask = block_mask(self.grid, cell, 1.0 / (cells[0] * cells[1]), int(req.seed))
+                    mask = block_mask(self.grid, cell, 1.0 / (cells[0] * cells[1]), int(req.seed), self.method)
         if source == "random":
             notes = ratio_notes + notes + brush_notes  # the ratio and mask patch matter only for random squares
         else:
@@ -259,8 +283,8 @@ class MaskedPipeline(Pipeline[Reconstruction]):
 
     # -- Pipeline stages -----------------------------------------------------------------
     def preprocess(self, image: ImageLike, request: MaskRequest | None = None, **params: Any) -> dict[str, Any]:
-        pixels = self.picture(image)
-        return {"pixels": pixels, "pixel_values": self.to_tensor(pixels), **self.make_mask(request or MaskRequest())}
+        x = self.pixel_values(image)                                                          # [1, 3, S, S]
+        return {"pixels": self.to_pixels(x[0]), "pixel_values": x, **self.make_mask(request or MaskRequest())}
 
     def _forward(self, inputs: dict[str, Any]) -> torch.Tensor:
         """(3, S, S) normalised reconstruction of every patch."""
