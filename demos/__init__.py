@@ -5,6 +5,7 @@ import json
 import gradio as gr
 
 from demos import attention, classification, detection, masked, segmentation, zero_shot
+from demos import fine_tune
 from demos.i18n import error
 
 # (module, English title, Chinese title); app.py renders them in this order.
@@ -15,6 +16,7 @@ TABS = [
     (attention, "Attention", "注意力"),
     (detection, "Detection & NMS", "检测与非极大值抑制"),
     (segmentation, "Segment Anything", "分割一切"),
+    (fine_tune, "Fine-tuning", "微调"),
 ]
 
 
