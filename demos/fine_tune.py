@@ -94,8 +94,10 @@ class PageRuns:
                 self._pages[session]["stop"] = True
 
     def stopping(self, session: str) -> bool:
+        """Stop was pressed, or the page is gone (closed mid-run: nobody is watching)."""
         with self._lock:
-            return bool(self._pages.get(session, {}).get("stop"))
+            page = self._pages.get(session)
+            return page is None or page["stop"]
 
     def add(self, session: str, run: Run) -> None:
         with self._lock:

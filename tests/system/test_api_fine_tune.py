@@ -45,3 +45,24 @@ def test_own_pictures_and_bad_input(client, tmp_path):
     assert out[6]["classes"] == ["red", "blue"] and len(out[6]["history"]) == 3
     with pytest.raises(Exception, match="maximum value 50|at most 50 epochs"):
         client.predict("size", "shapes-resnet-tiny", "linear-probe", 500, api_name="/fine_tune")
+
+
+def test_stop_ends_a_run_between_epochs_and_keeps_the_curves(app_url):
+    import time
+
+    c = Client(app_url, verbose=False)
+    job = c.submit("colour", "shapes-resnet-tiny", "scratch", 50, 4, 0.02, 16, True, 0, 40, 60, False,
+                   api_name="/fine_tune")
+    deadline = time.time() + 60
+    while not job.outputs() and time.time() < deadline:  # the first point on the curve
+        time.sleep(0.05)
+    with pytest.raises(Exception, match="already training"):  # one run per page at a time
+        c.predict("size", api_name="/fine_tune")
+    t0 = time.time()
+    c.predict(api_name="/stop_fine_tune")
+    out = job.result(timeout=60)
+    took = time.time() - t0
+    history = out[6]
+    assert history["stopped_by"] == "stop" and 1 <= len(history["history"]) < 50
+    assert took < 3, took                            # one epoch at most, then the last picture
+    assert c.predict("size", "shapes-resnet-tiny", "linear-probe", 2, api_name="/fine_tune")[6]["stopped_by"] == "epochs"

@@ -128,6 +128,7 @@ class RunState:
     answered_by: str
     notice: Text | None = None
     device: str = "cpu"
+    features: Any = None  # linear probe: the frozen backbone's features of every picture, [N, D] (read once)
 
 
 @dataclass(frozen=True)
@@ -334,7 +335,9 @@ def train_epoch(pictures: np.ndarray, labels: np.ndarray, train: np.ndarray, val
     x_all = _to_input(pictures, cfg["mean"], cfg["std"])
     y_all = torch.from_numpy(labels)
     frozen = settings.mode == "linear-probe"
-    if frozen:  # the backbone never changes: read its features once
+    if frozen and state is not None and state.features is not None:
+        feats = state.features.to(device)
+    elif frozen:  # the backbone never changes: read its features once per run
         with torch.inference_mode():
             feats = torch.cat([_features(model, x_all[i:i + 64].to(device, next(model.parameters()).dtype), False)
                                .float() for i in range(0, len(x_all), 64)]).clone()
@@ -386,7 +389,9 @@ def train_epoch(pictures: np.ndarray, labels: np.ndarray, train: np.ndarray, val
     row = Epoch(epoch + 1, train_loss if math.isfinite(train_loss) else float("inf"), correct / max(1, seen),
                 val_loss if math.isfinite(val_loss) else float("inf"), float((pred == labels[val]).mean()), lr,
                 time.perf_counter() - t0)
-    return EpochResult(RunState(weights, momentum, steps, loaded.spec.key, loaded.notice, str(device)), row, confusion)
+    kept = feats.detach().cpu() if frozen else None
+    return EpochResult(RunState(weights, momentum, steps, loaded.spec.key, loaded.notice, str(device), kept), row,
+                       confusion)
 
 
 @dataclass(frozen=True)
