@@ -11,8 +11,8 @@ from visionlab.models.loader import LoadedModel
 from visionlab.models.registry import HALF, ModelSpec
 from visionlab.ops.boxes import box_iou
 from visionlab.ops.detection_metrics import Detections, Truth, mean_average_precision
-from visionlab.pipelines.detection import (NMS_MODES, GroundingDinoPipeline, NoQueries, OwlPipeline, detect,
-                                          parse_queries, query_spans, suppress)
+from visionlab.pipelines.detection import (NMS_MODES, SCORE_FLOOR, GroundingDinoPipeline, NoQueries, OwlPipeline,
+                                          detect, parse_queries, reference_settings, suppress)
 from visionlab.pipelines.detection_views import candidates_picture, kept_picture, nms_step_picture, step_rows
 from visionlab.toy.detection_task import fcos_targets, report
 from visionlab.toy.shapes import SHAPES
@@ -116,43 +116,122 @@ def test_fcos_targets_pick_cells_near_the_centre():
 
 def test_parse_queries():
     assert parse_queries(" cat, dog\ncat ,, ") == ["cat", "dog"]
+    assert parse_queries("猫，狗、杯子; Cat；cat") == ["猫", "狗", "杯子", "Cat"]
     assert parse_queries(None) == []
 
 
-@pytest.fixture(scope="module")
-def tiny_owl(tmp_path_factory):
-    """A tiny OWL-ViT built from a config (random weights) with an offline tokenizer, saved and
-    loaded back the way the app loads real ones."""
-    from transformers import (CLIPTokenizer, OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor,
-                              OwlViTProcessor)
+def _clip_tokenizer():
+    """An offline CLIP tokenizer: one token per letter, so any lower-case word can be typed."""
+    from transformers import CLIPTokenizer
 
     vocab = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}
     for c in "abcdefghijklmnopqrstuvwxyz":
         vocab[c], vocab[c + "</w>"] = len(vocab), len(vocab) + 1
-    tok = CLIPTokenizer(vocab=vocab, merges=[], bos_token="<|startoftext|>", eos_token="<|endoftext|>",
-                        pad_token="!")
-    small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2)
-    cfg = OwlViTConfig(text_config=dict(vocab_size=len(vocab), max_position_embeddings=16, bos_token_id=1,
-                                        eos_token_id=2, pad_token_id=0, **small),
-                       vision_config=dict(image_size=64, patch_size=16, **small), projection_dim=32)
-    folder = tmp_path_factory.mktemp("tiny-owl")
+    return CLIPTokenizer(vocab=vocab, merges=[], bos_token="<|startoftext|>", eos_token="<|endoftext|>",
+                         pad_token="!", model_max_length=16), len(vocab)
+
+
+def _loaded(folder, model, arch: str, key: str) -> LoadedModel:
+    spec = ModelSpec(key=key, task="detection", library="transformers", arch=arch, title=key, family="vit",
+                     input_size=64, mean=HALF, std=HALF, labels="text queries", licence="mit", path=str(folder))
+    return LoadedModel(spec, spec, model, None, 0.0)
+
+
+def _owl(tmp_path_factory, v2: bool, real_size: bool = False) -> LoadedModel:
+    """OWL-ViT or OWLv2 from a config (random weights) with an offline tokenizer, saved and loaded
+    back the way the app loads real ones. real_size: OWL-ViT B/32 as google/owlvit-base-patch32
+    (OwlViTConfig() is that checkpoint; 768 px, 576 patches)."""
+    from transformers import (Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor,
+                              OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor, OwlViTProcessor)
+
+    tok, vocab = _clip_tokenizer()
+    Config, Model, ImageProcessor, Processor = ((Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor,
+                                                 Owlv2Processor) if v2 else
+                                                (OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor,
+                                                 OwlViTProcessor))
+    text = dict(vocab_size=vocab, max_position_embeddings=16, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    if real_size:
+        cfg, side = Config(text_config=text), 768
+    else:
+        small = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2)
+        cfg, side = Config(text_config={**text, **small}, vision_config=dict(image_size=64, patch_size=16, **small),
+                           projection_dim=32), 64
+    folder = tmp_path_factory.mktemp(f"owl-{'v2' if v2 else 'vit'}-{side}")
     torch.manual_seed(0)
-    OwlViTForObjectDetection(cfg).save_pretrained(folder)
-    size = {"height": 64, "width": 64}
-    OwlViTProcessor(image_processor=OwlViTImageProcessor(size=size, crop_size=size), tokenizer=tok).save_pretrained(folder)
-    spec = ModelSpec(key="tiny-owl", task="detection", library="transformers", arch="OwlViTForObjectDetection",
-                     title="tiny OWL-ViT", family="vit", input_size=64, mean=HALF, std=HALF, labels="text queries",
-                     licence="mit", path=str(folder))
-    return LoadedModel(spec, spec, OwlViTForObjectDetection.from_pretrained(folder).eval(), None, 0.0)
+    model = Model(cfg).eval()
+    size = {"height": side, "width": side}
+    images = ImageProcessor(size=size) if v2 else ImageProcessor(size=size, crop_size=size)
+    Processor(image_processor=images, tokenizer=tok).save_pretrained(folder)
+    if not real_size:                       # the small ones also go through the weights' round trip
+        model.save_pretrained(folder)
+        model = Model.from_pretrained(folder).eval()
+    return _loaded(folder, model, Model.__name__, f"test-{folder.name}")
 
 
-def test_open_vocabulary_path_with_a_tiny_owl_vit(tiny_owl):
+def _reference_owl(loaded: LoadedModel, picture: Image.Image, queries: list[str], threshold: float):
+    """transformers' own path: the processor, the model, post_process_grounded_object_detection
+    with the picture's (height, width). Returns (boxes, scores, label names), best first."""
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(loaded.spec.local_dir)
+    inputs = processor(text=[queries], images=picture, return_tensors="pt")
+    with torch.inference_mode():
+        out = loaded.model(**inputs)
+    res = processor.post_process_grounded_object_detection(out, threshold=threshold, text_labels=[queries],
+                                                           target_sizes=[(picture.height, picture.width)])[0]
+    order = res["scores"].argsort(descending=True, stable=True)
+    return res["boxes"][order].numpy(), res["scores"][order].numpy(), [res["text_labels"][i] for i in order]
+
+
+def _assert_same_detections(raw, boxes, scores, labels, W, H):
+    """Ours (the candidates above the reference's threshold) against the reference's, number for
+    number. Our boxes are clipped to the picture, so the reference's are clipped for the
+    comparison (a bound check alone would pass whatever the scaling, since clipping comes first)."""
+    n = len(scores)
+    assert n > 0
+    np.testing.assert_allclose(raw.scores[:n], scores, atol=1e-5)
+    assert len(raw.scores) == n or raw.scores[n] <= scores.min()
+    np.testing.assert_allclose(raw.boxes[:n], boxes.clip(0, [W, H, W, H]), atol=1e-3)
+    assert [raw.label_names[i] for i in raw.labels[:n]] == labels
+
+
+@pytest.fixture(scope="module")
+def tiny_owl(tmp_path_factory):
+    return _owl(tmp_path_factory, v2=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_owlv2(tmp_path_factory):
+    return _owl(tmp_path_factory, v2=True)
+
+
+@pytest.mark.parametrize("size", [(120, 60), (50, 90)])
+def test_owl_vit_matches_transformers_post_processing(tiny_owl, size):
     pipeline = OwlPipeline(tiny_owl)
-    raw = pipeline(Image.new("RGB", (120, 60), (90, 120, 200)), queries="cat, dog, cat")
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    raw = pipeline(picture, queries="cat, dog, cat")
     assert raw.label_names == ("cat", "dog") and len(raw.scores) <= 16   # one box per 16-px patch of 64 px
-    assert (raw.boxes[:, [0, 2]] <= 120).all() and (raw.boxes[:, [1, 3]] <= 60).all()
+    _assert_same_detections(raw, *_reference_owl(tiny_owl, picture, ["cat", "dog"], SCORE_FLOOR), *size)
     with pytest.raises(NoQueries, match="Type what to look for"):
         pipeline(Image.new("RGB", (64, 64)), queries=" , ")
+
+
+@pytest.mark.parametrize("size", [(200, 100), (70, 130)])
+def test_owlv2_matches_transformers_post_processing_on_its_padded_square(tiny_owlv2, size):
+    """OWLv2 pads the picture to a square at the bottom and right, so its boxes are fractions of
+    max(H, W) on both axes; the real constructor decides that from the model class."""
+    pipeline = OwlPipeline(tiny_owlv2)
+    picture = Image.fromarray(np.random.default_rng(1).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    raw = pipeline(picture, queries="cat, red cup")
+    _assert_same_detections(raw, *_reference_owl(tiny_owlv2, picture, ["cat", "red cup"], SCORE_FLOOR), *size)
+
+
+@pytest.mark.slow
+def test_owl_vit_b32_real_configuration_matches_transformers(tmp_path_factory):
+    loaded = _owl(tmp_path_factory, v2=False, real_size=True)
+    picture = Image.fromarray(np.random.default_rng(2).integers(0, 255, (300, 500, 3), dtype=np.uint8))
+    raw = OwlPipeline(loaded)(picture, queries="cat, dog")
+    _assert_same_detections(raw, *_reference_owl(loaded, picture, ["cat", "dog"], SCORE_FLOOR), 500, 300)
 
 
 @pytest.fixture(scope="module")
@@ -182,24 +261,54 @@ def tiny_grounding_dino(tmp_path_factory):
     return LoadedModel(spec, spec, GroundingDinoForObjectDetection.from_pretrained(folder).eval(), None, 0.0)
 
 
-def test_grounding_dino_path_labels_each_box_with_one_query(tiny_grounding_dino):
+def _reference_grounding_dino(loaded: LoadedModel, picture: Image.Image, text: str, threshold: float,
+                              text_threshold: float):
+    """transformers' own path: processor, model, post_process_grounded_object_detection."""
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(loaded.spec.local_dir)
+    inputs = processor(images=picture, text=text, return_tensors="pt")
+    with torch.inference_mode():
+        out = loaded.model(**inputs)
+    res = processor.post_process_grounded_object_detection(out, inputs["input_ids"], threshold=threshold,
+                                                           text_threshold=text_threshold,
+                                                           target_sizes=[(picture.height, picture.width)])[0]
+    order = res["scores"].argsort(descending=True, stable=True)
+    return res["boxes"][order].numpy(), res["scores"][order].numpy(), [res["text_labels"][i] for i in order]
+
+
+@pytest.mark.parametrize("text_threshold", [None, 0.9])
+@pytest.mark.parametrize("size", [(100, 60), (60, 100)])
+def test_grounding_dino_matches_transformers_post_processing(tiny_grounding_dino, size, text_threshold):
+    """A box's score is its best token over the whole prompt and its label the words above the
+    text threshold, as transformers does (a per-query maximum scored up to 0.4 lower)."""
     pipeline = GroundingDinoPipeline(tiny_grounding_dino)
-    raw = pipeline(Image.new("RGB", (100, 60), (10, 200, 30)), queries="cat, red cup")
-    assert raw.label_names == ("cat", "red cup") and 0 < len(raw.scores) <= 20   # 20 object queries
-    assert set(raw.labels.tolist()) <= {0, 1} and "DETR" in str(raw.note)
-    assert (raw.boxes[:, [0, 2]] <= 100).all() and (raw.boxes[:, [1, 3]] <= 60).all()
-    assert query_spans([2, 6, 5, 8, 9, 5, 3], pipeline.processor.tokenizer) == [[1], [3, 4]]
+    picture = Image.fromarray(np.random.default_rng(3).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    raw = pipeline(picture, queries="cat, red cup", text_threshold=text_threshold)
+    assert 0 < len(raw.scores) <= 20 and "DETR" in str(raw.note)                  # 20 object queries
+    reference = _reference_grounding_dino(tiny_grounding_dino, picture, "cat. red cup.", SCORE_FLOOR,
+                                          0.25 if text_threshold is None else text_threshold)
+    _assert_same_detections(raw, *reference, *size)
+    assert len(set(reference[2])) > 1                                              # labels are really compared
     with pytest.raises(NoQueries):
         pipeline(Image.new("RGB", (64, 64)), queries="")
 
 
-def test_owlv2_boxes_are_scaled_to_the_padded_square():
-    pipeline = OwlPipeline.__new__(OwlPipeline)       # decode only: no model needed
-    pipeline.padded_square = True
-    centre_box = torch.tensor([[0.5, 0.5, 0.2, 0.2]])  # cx, cy, w, h on the padded square
-    inputs = {"picture": Image.new("RGB", (200, 100)), "queries": ["cat"]}
-    boxes, *_ = pipeline.decode(inputs, (centre_box, torch.tensor([[0.9]])))
-    np.testing.assert_allclose(boxes, [[80, 80, 120, 120]], atol=1e-4)   # 200 x 200 square, not 200 x 100
+def test_reference_settings_are_the_post_processing_defaults():
+    import inspect
+
+    from transformers import GroundingDinoProcessor, Owlv2Processor, OwlViTProcessor
+
+    def default(cls, name):
+        return inspect.signature(cls.post_process_grounded_object_detection).parameters[name].default
+
+    gd = reference_settings("grounding-dino-tiny")
+    assert (gd.score_threshold, gd.text_threshold, gd.mode) == (default(GroundingDinoProcessor, "threshold"),
+                                                                 default(GroundingDinoProcessor, "text_threshold"),
+                                                                 "none")
+    for key, cls in (("owlv2-base", Owlv2Processor), ("owlvit-base-32", OwlViTProcessor)):
+        s = reference_settings(key)
+        assert (s.score_threshold, s.mode) == (default(cls, "threshold"), "none")
 
 
 def test_detections_dataclass_round_trip_through_metrics():

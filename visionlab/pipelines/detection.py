@@ -114,9 +114,45 @@ def suppress(raw: RawDetections, score_threshold: float = 0.3, iou_threshold: fl
 
 
 def parse_queries(text: str | None) -> list[str]:
-    """Comma- or newline-separated queries, stripped, duplicates removed, order kept."""
-    parts = (p.strip() for p in (text or "").replace("\n", ",").split(","))
-    return list(dict.fromkeys(p for p in parts if p))
+    """The queries in `text`, by VisionLab's one label parser (`visionlab.ops.labels`): split at
+    commas, new lines, semicolons, "，", "；" and "、"; repeats dropped case-insensitively."""
+    from visionlab.ops.labels import split_labels
+
+    return split_labels(text).items
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The clean-up a detector's reference code applies: keep boxes scoring above
+    `score_threshold`, then `mode` NMS at `iou_threshold` ("none": no NMS). text_threshold:
+    Grounding DINO only, which words name a box. source: where these numbers come from."""
+
+    score_threshold: float
+    iou_threshold: float
+    mode: str
+    text_threshold: float | None
+    source: str
+
+
+GROUNDING_DINO_TEXT_THRESHOLD = 0.25   # transformers' post_process_grounded_object_detection default
+REFERENCE_SETTINGS: dict[str, Settings] = {
+    # VisionLab's own detector: the settings its held-out mAP is measured with.
+    "DenseDetector": Settings(0.3, 0.5, "per-class", None, "VisionLab's evaluation of its ShapesWorld detector"),
+    # transformers' post_process_object_detection: threshold 0.1, no NMS.
+    "OwlViTForObjectDetection": Settings(0.1, 0.5, "none", None, "transformers' OWL-ViT post-processing"),
+    "Owlv2ForObjectDetection": Settings(0.1, 0.5, "none", None, "transformers' OWLv2 post-processing"),
+    # transformers' post_process_grounded_object_detection: box and text thresholds 0.25, no NMS
+    # (IDEA's own demo uses a box threshold of 0.35).
+    "GroundingDinoForObjectDetection": Settings(0.25, 0.5, "none", GROUNDING_DINO_TEXT_THRESHOLD,
+                                                "transformers' Grounding DINO post-processing"),
+}
+
+
+def reference_settings(model: str) -> Settings:
+    """The score threshold, NMS and text threshold of registry model `model`'s reference code."""
+    from visionlab.models import get_spec
+
+    return REFERENCE_SETTINGS[get_spec(model).arch]
 
 
 class DetectionPipeline(Pipeline[RawDetections]):
@@ -124,9 +160,11 @@ class DetectionPipeline(Pipeline[RawDetections]):
 
     label_names: tuple[str, ...] = ()
 
-    def preprocess(self, image: ImageLike, queries: str = "", **params: Any) -> dict[str, Any]:
+    def preprocess(self, image: ImageLike, queries: str = "", text_threshold: float | None = None,
+                   **params: Any) -> dict[str, Any]:
         picture = load_image(image)
-        return {"picture": picture, "queries": parse_queries(queries), **self.encode(picture, parse_queries(queries))}
+        names = parse_queries(queries)
+        return {"picture": picture, "queries": names, "text_threshold": text_threshold, **self.encode(picture, names)}
 
     def encode(self, picture, queries: list[str]) -> dict[str, Any]:
         raise NotImplementedError
@@ -189,20 +227,24 @@ class OwlPipeline(DetectionPipeline):
         tensors = {k: v.to(self.device) for k, v in inputs.items() if isinstance(v, torch.Tensor)}
         tensors["pixel_values"] = tensors["pixel_values"].to(self.dtype)
         out = self.model(**tensors)
-        return out.pred_boxes[0], out.logits[0].sigmoid()        # [P, 4] cx cy w h in 0-1, [P, Q]
+        return out.pred_boxes[0], out.logits[0]                  # [P, 4] cx cy w h in 0-1, [P, Q] logits
 
     def decode(self, inputs, outputs):
-        cxcywh, probs = outputs
+        cxcywh, logits = outputs
         W, H = inputs["picture"].size
         sx, sy = (max(W, H), max(W, H)) if self.padded_square else (W, H)
         cx, cy, w, h = cxcywh.unbind(-1)
         boxes = torch.stack([(cx - w / 2) * sx, (cy - h / 2) * sy, (cx + w / 2) * sx, (cy + h / 2) * sy], -1)
-        best, labels = probs.max(-1)
-        return boxes.numpy(), best.numpy(), labels.numpy(), inputs["queries"], None
+        best, labels = logits.max(-1)                            # as transformers: the best logit, then sigmoid
+        return boxes.numpy(), best.sigmoid().numpy(), labels.numpy(), inputs["queries"], None
 
 
 class GroundingDinoPipeline(DetectionPipeline):
-    """Grounding DINO: a fixed set of learned object queries, each matched to words of the prompt."""
+    """Grounding DINO: a fixed set of learned object queries, each matched to the words of the prompt.
+
+    Scores and labels as transformers' `post_process_grounded_object_detection`: a box's score
+    is its best match over every token of the prompt; its label is the words of the tokens it
+    matches above the text threshold (so one box can be named by words of two queries)."""
 
     def __init__(self, loaded: LoadedModel):
         super().__init__(loaded)
@@ -217,36 +259,35 @@ class GroundingDinoPipeline(DetectionPipeline):
     def _forward(self, inputs):
         tensors = {k: v.to(self.device) for k, v in inputs.items() if isinstance(v, torch.Tensor)}
         tensors["pixel_values"] = tensors["pixel_values"].to(self.dtype)
-        return self.model(**tensors)
+        out = self.model(**tensors)
+        return out.logits[0].sigmoid(), out.pred_boxes[0]          # [Q, max_text_len], [Q, 4] cx cy w h in 0-1
 
     def decode(self, inputs, outputs):
+        probs, cxcywh = outputs
         W, H = inputs["picture"].size
-        probs = outputs.logits[0].sigmoid()                       # [Q, text tokens]: object query x token
-        spans = query_spans(inputs["input_ids"][0].tolist(), self.processor.tokenizer)
-        per_query = torch.stack([probs[:, span].max(-1).values for span in spans], -1)   # [Q, n queries]
-        best, labels = per_query.max(-1)
-        cx, cy, w, h = outputs.pred_boxes[0].unbind(-1)           # 0-1 of the picture
+        scores = probs.max(-1).values                              # [Q] best token (padding tokens are 0)
+        cx, cy, w, h = cxcywh.unbind(-1)
         boxes = torch.stack([(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H], -1)
-        names = inputs["queries"] if len(spans) == len(inputs["queries"]) else [f"query {i + 1}" for i in range(len(spans))]
-        return boxes.numpy(), best.numpy(), labels.numpy(), names, Text(
-            "Grounding DINO is DETR-style: its queries are trained not to repeat each other, "
-            "so NMS has less to do than for the dense detectors.",
-            "Grounding DINO 是 DETR 式的：它的查询在训练时就学会了互不重复，所以 NMS 要做的比密集检测器少。")
-
-
-def query_spans(ids: list[int], tokenizer) -> list[list[int]]:
-    """Token positions of each query in a prompt "cat. red cup." (split at the full stops)."""
-    stop = tokenizer.convert_tokens_to_ids(".")
-    special = set(tokenizer.all_special_ids)
-    spans, current = [], []
-    for pos, tok in enumerate(ids):
-        if tok == stop or tok in special:
-            if current:
-                spans.append(current)
-            current = []
-        else:
-            current.append(pos)
-    return spans + ([current] if current else [])
+        threshold = inputs["text_threshold"]
+        words = probs > (GROUNDING_DINO_TEXT_THRESHOLD if threshold is None else float(threshold))   # [Q, max_text_len]
+        words[:, 0] = words[:, -1] = False                         # as transformers: never the first or last slot
+        ids = inputs["input_ids"][0].tolist()
+        label_of_text: dict[str, int] = {}                         # decoded words -> label index
+        label_of_tokens: dict[tuple[int, ...], int] = {}           # token ids -> label index (decode once)
+        labels = np.zeros(len(scores), np.int64)
+        for q, row in enumerate(words):
+            tokens = tuple(ids[i] for i in row.nonzero().flatten().tolist())
+            if tokens not in label_of_tokens:
+                text = self.processor.tokenizer.decode(list(tokens))
+                label_of_tokens[tokens] = label_of_text.setdefault(text, len(label_of_text))
+            labels[q] = label_of_tokens[tokens]
+        return boxes.numpy(), scores.numpy(), labels, list(label_of_text), Text(
+            "Grounding DINO is DETR-style: its queries are trained not to repeat each other, so its reference "
+            "code uses no NMS. A box's score is its best-matching word; its label is every word it matches above "
+            f"the text threshold ({GROUNDING_DINO_TEXT_THRESHOLD if threshold is None else float(threshold):g}).",
+            "Grounding DINO 是 DETR 式的：它的查询在训练时就学会了互不重复，所以它的参考代码不做 NMS。"
+            "一个框的分数是它最匹配的那个词的分数；它的标签是所有匹配度高于文字阈值"
+            f"（{GROUNDING_DINO_TEXT_THRESHOLD if threshold is None else float(threshold):g}）的词。")
 
 
 def processor_for(loaded: LoadedModel):
@@ -271,7 +312,9 @@ PIPELINES: dict[str, type[DetectionPipeline]] = {
 
 
 @gpu_task(duration=15)
-def detect(image: ImageLike, model: str = "shapes-detector-tiny", queries: str = "") -> RawDetections:
-    """Every candidate box the registry model `model` proposes for `image` (see `suppress`)."""
+def detect(image: ImageLike, model: str = "shapes-detector-tiny", queries: str = "",
+           text_threshold: float | None = None) -> RawDetections:
+    """Every candidate box the registry model `model` proposes for `image` (see `suppress`).
+    text_threshold: Grounding DINO only, which words name a box (None: the reference's 0.25)."""
     loaded = load_model(model)
-    return PIPELINES[loaded.spec.arch](loaded)(image, queries=queries)
+    return PIPELINES[loaded.spec.arch](loaded)(image, queries=queries, text_threshold=text_threshold)

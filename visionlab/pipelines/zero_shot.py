@@ -21,7 +21,6 @@ the cached entries as plain values and comes back with the new ones.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,19 +49,13 @@ class LabelError(VisionLabError, ValueError):
 
 
 def parse_labels(text: str | list[str] | None) -> tuple[list[str], list[str]]:
-    """Labels from comma- or newline-separated text (also "，" and "、"). Blanks are dropped and
-    repeats removed (case-insensitively, the first spelling kept). Returns (labels, notes)."""
-    parts = text if isinstance(text, list) else re.split(r"[,\n，、;；]", text or "")
-    labels, seen, repeats = [], set(), []
-    for part in parts:
-        label = " ".join(str(part).split())
-        if not label:
-            continue
-        if label.casefold() in seen:
-            repeats.append(label)
-            continue
-        seen.add(label.casefold())
-        labels.append(label)
+    """Labels from comma- or newline-separated text, by VisionLab's one label parser
+    (`visionlab.ops.labels.split_labels`: also "，", "、", ";" and "；"; repeats dropped
+    case-insensitively, the first spelling kept). Returns (labels, notes)."""
+    from visionlab.ops.labels import split_labels
+
+    parsed = split_labels(text)
+    labels, repeats = parsed.items, parsed.repeats
     if not labels:
         raise LabelError(Text("Please type at least one label (for example: cat, dog, car), separated by commas "
                               "or new lines.", "请至少输入一个标签（例如：cat, dog, car），用逗号或换行分隔。"))
@@ -346,8 +339,9 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
                               inputs["image_entry"] is not None, timings, image_entry, text_entry)
 
     def logit_scale(self) -> float:
-        """exp(the learnt log-scale), capped at 100 as in CLIP: logits = scale * cosine."""
-        return float(min(100.0, self.model.logit_scale.detach().float().exp().item()))
+        """exp(the learnt log-scale): logits = scale * cosine. Not capped: CLIP clamps the scale
+        at 100 while training, and transformers' CLIPModel uses exp(logit_scale) as it is."""
+        return float(self.model.logit_scale.detach().float().exp().item())
 
 
 def never_seen(model: str) -> tuple[str, ...]:
