@@ -66,3 +66,19 @@ def test_stop_ends_a_run_between_epochs_and_keeps_the_curves(app_url):
     assert history["stopped_by"] == "stop" and 1 <= len(history["history"]) < 50
     assert took < 3, took                            # one epoch at most, then the last picture
     assert c.predict("size", "shapes-resnet-tiny", "linear-probe", 2, api_name="/fine_tune")[6]["stopped_by"] == "epochs"
+
+
+def test_two_pages_train_at_once_and_keep_their_own_runs(app_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def train(task):
+        c = Client(app_url, verbose=False)
+        out = c.predict(task, "shapes-resnet-tiny", "linear-probe", 5, api_name="/fine_tune")
+        scores, _ = c.predict(handle_file(str(EXAMPLES_DIR / "shapes" / "red-circle.png")), out[7],
+                              api_name="/classify_mine")
+        return out[6]["classes"], sorted(c["label"] for c in scores["confidences"])
+
+    with ThreadPoolExecutor(2) as pool:
+        (a_classes, a_scores), (b_classes, b_scores) = pool.map(train, ["colour", "count"])
+    assert a_classes == ["red", "green", "blue", "yellow"] and a_scores == sorted(a_classes)
+    assert b_classes == ["one", "two", "three"] and b_scores == sorted(b_classes)
