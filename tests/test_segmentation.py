@@ -90,9 +90,103 @@ def test_boxes_from_the_detector_become_one_mask_each(tiny_sam):
 
 
 def test_segment_everything(tiny_sam):
-    result = seg.segment_everything(scene().image, points_per_side=4, min_score=-1.0)
+    result = seg.segment_everything(scene().image, points_per_side=4, pred_iou_thresh=0, stability_thresh=0)
     assert len(result.masks) >= 1 and len(tiny_sam) == 1 and len(result.prompt.points) == 16
     assert masks_picture(result).shape == (640, 640, 3)
+
+
+def test_everything_defaults_are_the_automatic_mask_generators():
+    import inspect
+
+    from segment_anything import SamAutomaticMaskGenerator
+
+    ref = {k: p.default for k, p in inspect.signature(SamAutomaticMaskGenerator.__init__).parameters.items()}
+    ours = inspect.signature(seg.segment_everything.__wrapped__ if hasattr(seg.segment_everything, "__wrapped__")
+                             else seg.segment_everything).parameters
+    assert ours["points_per_side"].default == ref["points_per_side"] == 32
+    assert ours["pred_iou_thresh"].default == ref["pred_iou_thresh"] == 0.88
+    assert ours["stability_thresh"].default == ref["stability_score_thresh"] == 0.95
+    assert ours["box_nms_thresh"].default == ref["box_nms_thresh"] == 0.7
+    assert seg.STABILITY_OFFSET == ref["stability_score_offset"]
+    grid = inspect.signature(seg.decode_grid).parameters
+    assert [grid[k].default for k in ("points_per_side", "pred_iou_thresh", "stability_thresh", "box_nms_thresh")] \
+        == [32, 0.88, 0.95, 0.7]
+
+
+@pytest.fixture
+def lively_sam(monkeypatch):
+    """A tiny SAM whose prompt encoder and mask decoder weights are scaled up, so random weights
+    give masks that differ from point to point (plain random weights give one blob everywhere)."""
+    from segment_anything import SamPredictor
+
+    torch.manual_seed(0)
+    sam = build_sam(SIZES["tiny"])
+    with torch.no_grad():
+        for p in (*sam.mask_decoder.parameters(), *sam.prompt_encoder.parameters()):
+            p.mul_(3.0)
+    monkeypatch.setattr(seg, "sam_unavailable", lambda model, download=None: None)
+    monkeypatch.setattr(seg, "_sam_predictor", lambda model: SamPredictor(sam))
+    seg.EMBEDDINGS.clear()
+    return sam
+
+
+def test_segment_everything_matches_sam_automatic_mask_generator(lively_sam):
+    """segment-anything's SamAutomaticMaskGenerator (one crop, no small-region clean-up) against
+    ours: the same masks with the same predicted IoUs, with a predicted-IoU threshold equal to one
+    mask's score (so '>' and '>=' differ), alone and with a stability threshold, each removing
+    some masks and keeping others."""
+    from segment_anything import SamAutomaticMaskGenerator
+
+    picture = scene(0).image
+    loose = seg.segment_everything(picture, points_per_side=8, pred_iou_thresh=0, stability_thresh=0)
+    at_one_score = float(np.sort(loose.scores)[len(loose.scores) // 2])
+    for iou_thresh, stability_thresh in ((at_one_score, 0.0), (at_one_score, 0.001)):
+        ours = seg.segment_everything(picture, points_per_side=8, pred_iou_thresh=iou_thresh,
+                                      stability_thresh=stability_thresh)
+        assert 0 < len(ours.masks) < len(loose.masks)
+        generator = SamAutomaticMaskGenerator(lively_sam, points_per_side=8, pred_iou_thresh=iou_thresh,
+                                              stability_score_thresh=stability_thresh)
+        theirs = sorted(generator.generate(picture), key=lambda a: -a["predicted_iou"])
+        order = np.argsort(-ours.scores, kind="stable")
+        assert len(theirs) == len(ours.masks), (iou_thresh, stability_thresh)
+        np.testing.assert_allclose(ours.scores[order], [a["predicted_iou"] for a in theirs], rtol=1e-6)
+        for mine, their in zip(ours.masks[order], theirs):
+            assert np.array_equal(mine, their["segmentation"])
+    np.testing.assert_allclose(ours.prompt.points, generator.point_grids[0] * [128, 128], atol=1e-4)
+
+
+def test_mask_boxes_are_inclusive_like_segment_anything():
+    from segment_anything.utils.amg import batched_mask_to_box
+
+    masks = torch.from_numpy(np.random.default_rng(0).random((6, 20, 30)) > 0.97)
+    masks[0] = False                                                   # empty
+    masks[1] = False
+    masks[1, 4, 7] = True                                              # one pixel: [7, 4, 7, 4]
+    assert torch.equal(seg.mask_boxes(masks), batched_mask_to_box(masks))
+    assert seg.mask_boxes(masks)[1].tolist() == [7, 4, 7, 4]
+
+
+def test_stability_score_is_segment_anythings():
+    from segment_anything.utils.amg import calculate_stability_score
+
+    logits = torch.randn(5, 32, 32) * 3
+    assert torch.allclose(seg.stability_score(logits, 1.0, 0.0), calculate_stability_score(logits, 0.0, 1.0))
+
+
+@pytest.mark.parametrize("arch", ["vit_b", "vit_l", "vit_h"])
+def test_sam_sizes_build_what_segment_anything_builds(arch):
+    """Every parameter and buffer, by name and shape, against segment-anything's own builder (on
+    the meta device: no memory, no time). Windowed and global attention layers differ in their
+    relative-position tables, so a wrong global_attn list fails here, as it would on the checkpoint."""
+    from segment_anything import sam_model_registry
+
+    with torch.device("meta"):
+        theirs = sam_model_registry[arch]()
+        ours = build_sam(SIZES[arch])
+    shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+    assert shapes == {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    assert SIZES[arch].global_attn == tuple(b for b, blk in enumerate(theirs.image_encoder.blocks)
+                                            if blk.window_size == 0)
 
 
 def test_grabcut_box_prompt_on_held_out_scenes():
@@ -170,3 +264,30 @@ def test_missing_checkpoint_offline_says_which_file(monkeypatch, tmp_path):
     monkeypatch.setattr("visionlab.models.sam.checkpoint_path", lambda spec: tmp_path / spec.file)
     why = seg.sam_unavailable("sam-vit-b")
     assert "sam_vit_b_01ec64.pth" in str(why) and "weights/" in why.zh
+
+
+def test_text_to_masks_keeps_the_detectors_reference_boxes_unless_told_otherwise(tiny_sam, monkeypatch):
+    """Grounded-SAM as a pipeline function: the detector's boxes are kept with its reference code's
+    settings (OWLv2: score above 0.1, no NMS; Grounding DINO: 0.25 with words above 0.25), each one
+    a parameter; every kept box becomes one SAM mask."""
+    from visionlab.pipelines import detection
+    from visionlab.pipelines.base import Timings
+
+    picture = scene(2).image
+    boxes = np.array([[10, 10, 60, 60], [12, 12, 62, 62], [70, 70, 120, 120], [5, 80, 40, 120]], np.float32)
+    asked = []
+
+    def fake_detect(image, model, queries, text_threshold=None):
+        asked.append((model, queries, text_threshold))
+        return detection.RawDetections(picture, boxes, np.array([0.9, 0.8, 0.3, 0.05], np.float32),
+                                       np.zeros(4, np.int64), ("cat",), model, model, None, Timings(0, 0))
+
+    monkeypatch.setattr(detection, "detect", fake_detect)
+    raw, kept, masks = seg.grounded_masks(picture, "cat", detector="owlv2-base")
+    assert kept.indices.tolist() == [0, 1, 2] and kept.mode == "none"           # > 0.1, overlapping pair kept
+    assert masks.masks.shape == (3, 128, 128) and masks.names == ("cat",) * 3
+    raw, kept, masks = seg.grounded_masks(picture, "cat", detector="owlv2-base", score_threshold=0.5,
+                                          iou_threshold=0.5, nms="class-agnostic")
+    assert kept.indices.tolist() == [0] and len(masks.masks) == 1
+    seg.grounded_masks(picture, "cat", detector="grounding-dino-tiny")
+    assert asked[-1] == ("grounding-dino-tiny", "cat", 0.25)

@@ -248,41 +248,102 @@ def decode_boxes(embedding: SamEmbedding, boxes: np.ndarray) -> tuple[np.ndarray
     return masks[:, 0].cpu().numpy(), scores[:, 0].float().cpu().numpy()
 
 
-def _grid_seconds(embedding: SamEmbedding, points_per_side: int = 16, *args, **kwargs) -> float:
+# "Segment everything" as segment-anything's SamAutomaticMaskGenerator does it, with its defaults.
+POINTS_PER_SIDE = 32        # a 32 x 32 grid of single-point prompts
+PRED_IOU_THRESH = 0.88      # keep masks whose predicted IoU is above this
+STABILITY_THRESH = 0.95     # ... and whose stability score is at least this
+STABILITY_OFFSET = 1.0      # the stability score compares the mask at logit thresholds 0 +- this
+BOX_NMS_THRESH = 0.7        # duplicates: NMS on the masks' boxes at this IoU
+POINTS_PER_BATCH = 64
+
+
+def stability_score(logits, offset: float = STABILITY_OFFSET, threshold: float = 0.0):
+    """How little a mask changes when its logit threshold moves by +-offset: the IoU of the mask
+    at threshold + offset with the mask at threshold - offset (the first lies inside the second,
+    so it is |high| / |low|). logits: (..., H, W) tensor -> (...,) float32."""
+    import torch
+
+    high = (logits > threshold + offset).sum((-1, -2), dtype=torch.int32)
+    low = (logits > threshold - offset).sum((-1, -2), dtype=torch.int32)
+    return high / low
+
+
+def mask_boxes(masks):
+    """Boxes XYXY around (N, H, W) bool masks, both edges inclusive (the box of a one-pixel mask
+    at (x, y) is [x, y, x, y]), as segment-anything's `batched_mask_to_box`; [0, 0, 0, 0] for an
+    empty mask. Returns (N, 4) int64."""
+    import torch
+
+    N, H, W = masks.shape
+    if N == 0:
+        return torch.zeros(0, 4, dtype=torch.int64, device=masks.device)
+    rows, cols = masks.any(2), masks.any(1)                                        # [N, H], [N, W]
+    ys = torch.arange(H, device=masks.device)
+    xs = torch.arange(W, device=masks.device)
+    y1 = torch.where(rows, ys, -1).amax(1)
+    y0 = torch.where(rows, ys, H).amin(1)
+    x1 = torch.where(cols, xs, -1).amax(1)
+    x0 = torch.where(cols, xs, W).amin(1)
+    boxes = torch.stack([x0, y0, x1, y1], 1)                                       # [N, 4]
+    empty = ~rows.any(1)
+    return torch.where(empty[:, None], torch.zeros_like(boxes), boxes)
+
+
+def grid_points(points_per_side: int, height: int, width: int) -> np.ndarray:
+    """The prompts of "segment everything": the centres of an n x n grid of cells over the picture,
+    (n*n, 2) float64 (x, y) in picture pixels, row by row."""
+    n = int(points_per_side)
+    centres = (np.arange(n) + 0.5) / n                                           # [n] in 0-1
+    xy = np.stack(np.meshgrid(centres, centres), -1).reshape(-1, 2)             # [n*n, 2] x varies fastest
+    return xy * np.array([width, height], np.float64)
+
+
+def _grid_seconds(embedding: SamEmbedding, points_per_side: int = POINTS_PER_SIDE, *args, **kwargs) -> float:
     return 5 + 0.02 * int(points_per_side) ** 2  # about 50 points per second on a ZeroGPU slice
 
 
 @gpu_task(duration=_grid_seconds)
-def decode_grid(embedding: SamEmbedding, points_per_side: int = 16, min_score: float = 0.86,
-                iou_threshold: float = 0.7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """"Segment everything" on an encoded picture: a grid of points_per_side^2 single-point
-    prompts, SAM's masks kept where the predicted IoU >= min_score, duplicates removed by NMS on
-    the masks' boxes. Returns (points (n*n, 2) px, masks (K, H, W) bool large first, scores (K,))."""
+def decode_grid(embedding: SamEmbedding, points_per_side: int = POINTS_PER_SIDE,
+                pred_iou_thresh: float = PRED_IOU_THRESH, stability_thresh: float = STABILITY_THRESH,
+                box_nms_thresh: float = BOX_NMS_THRESH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """"Segment everything" on an encoded picture, as segment-anything's SamAutomaticMaskGenerator
+    (one crop, no small-region clean-up): each point of a points_per_side^2 grid asks SAM for
+    its three masks; a mask is kept when its predicted IoU > pred_iou_thresh and its stability
+    score >= stability_thresh (a threshold <= 0 switches that filter off); duplicates go by NMS
+    on the masks' boxes (edges inclusive) at box_nms_thresh, best predicted IoU first.
+    Returns (points (n*n, 2) px, masks (K, H, W) bool, scores (K,) predicted IoU), large masks
+    first (so small ones are drawn on top)."""
     import torch
 
     predictor = _with_embedding(embedding)
     H, W = embedding.original_size
-    n = int(np.clip(points_per_side, 2, 64))
-    grid = (np.stack(np.meshgrid(np.arange(n), np.arange(n)), -1).reshape(-1, 2) + 0.5) / n   # [n*n, 2] in 0-1
-    points = grid * np.array([W, H], np.float32)                                                # [n*n, 2] px
-    masks, scores = [], []
-    batch = 16
-    for i in range(0, len(points), batch):
-        pts = torch.as_tensor(points[i:i + batch], dtype=torch.float32, device=predictor.device)[:, None]  # [B, 1, 2]
+    points = grid_points(int(np.clip(points_per_side, 1, 64)), H, W)                  # [n*n, 2] float64
+    masks, scores, boxes = [], [], []
+    for i in range(0, len(points), POINTS_PER_BATCH):
+        coords = torch.as_tensor(predictor.transform.apply_coords(points[i:i + POINTS_PER_BATCH], (H, W)),
+                                 device=predictor.device)                               # [B, 2]
+        labels = torch.ones(len(coords), dtype=torch.int, device=predictor.device)
         with torch.inference_mode():
-            m, s, _ = predictor.predict_torch(predictor.transform.apply_coords_torch(pts, (H, W)),
-                                              torch.ones(pts.shape[:2], dtype=torch.int, device=predictor.device),
-                                              multimask_output=True)                          # [B, 3, H, W], [B, 3]
-        good = s >= min_score
-        masks.append(m[good].cpu().numpy())
-        scores.append(s[good].float().cpu().numpy())
-    masks = np.concatenate(masks) if masks else np.zeros((0, H, W), bool)
-    scores = np.concatenate(scores) if scores else np.zeros(0, np.float32)
-    masks, scores = masks[masks.any((1, 2))], scores[masks.any((1, 2))]
-    boxes = np.array([_mask_box(m) for m in masks], np.float32).reshape(-1, 4)
-    keep = nms(boxes, scores, iou_threshold)
-    keep = keep[np.argsort(-masks[keep].sum((1, 2)), kind="stable")]           # large first: small ones drawn on top
-    return points, masks[keep], scores[keep]
+            logits, iou, _ = predictor.predict_torch(coords[:, None, :], labels[:, None], multimask_output=True,
+                                                     return_logits=True)              # [B, 3, H, W], [B, 3]
+        logits, iou = logits.flatten(0, 1), iou.flatten(0, 1)                         # [3B, H, W], [3B]
+        if pred_iou_thresh > 0:
+            keep = iou > pred_iou_thresh
+            logits, iou = logits[keep], iou[keep]
+        if stability_thresh > 0:
+            keep = stability_score(logits, STABILITY_OFFSET, predictor.model.mask_threshold) >= stability_thresh
+            logits, iou = logits[keep], iou[keep]
+        binary = logits > predictor.model.mask_threshold                              # [k, H, W]
+        masks.append(binary.cpu())
+        scores.append(iou.float().cpu())
+        boxes.append(mask_boxes(binary).cpu())
+    masks_t = torch.cat(masks) if masks else torch.zeros(0, H, W, dtype=torch.bool)
+    scores_np = torch.cat(scores).numpy() if scores else np.zeros(0, np.float32)
+    boxes_np = torch.cat(boxes).numpy().astype(np.float32) if boxes else np.zeros((0, 4), np.float32)
+    keep = nms(boxes_np, scores_np, box_nms_thresh)                                   # best predicted IoU first
+    masks_np, scores_np = masks_t.numpy()[keep], scores_np[keep]
+    order = np.argsort(-masks_np.sum((1, 2)), kind="stable")                           # large first
+    return points, masks_np[order], scores_np[order]
 
 
 def embedding_for(picture: np.ndarray, model: str) -> tuple[SamEmbedding, bool]:
@@ -387,10 +448,11 @@ def segment_boxes(image: ImageLike, boxes: Any, names: list[str] | None = None, 
                         (time.perf_counter() - t0) * 1e3, encoded_now=ran)
 
 
-def segment_everything(image: ImageLike, model: str = "sam-vit-b", points_per_side: int = 16,
-                       min_score: float = 0.86, iou_threshold: float = 0.7,
+def segment_everything(image: ImageLike, model: str = "sam-vit-b", points_per_side: int = POINTS_PER_SIDE,
+                       pred_iou_thresh: float = PRED_IOU_THRESH, stability_thresh: float = STABILITY_THRESH,
+                       box_nms_thresh: float = BOX_NMS_THRESH,
                        download: Callable[[int, int], None] | None = None) -> Segmentation:
-    """"Segment everything": see `decode_grid`."""
+    """"Segment everything": see `decode_grid` (the defaults are SamAutomaticMaskGenerator's)."""
     picture = np.asarray(load_image(image))
     why = sam_unavailable(model, download)
     if why is not None:
@@ -398,27 +460,34 @@ def segment_everything(image: ImageLike, model: str = "sam-vit-b", points_per_si
                                         "“全部分割”需要 SAM；点击和框仍然可以用 GrabCut。"))
     embedding, ran = embedding_for(picture, model)
     t0 = time.perf_counter()
-    points, masks, scores = decode_grid(embedding, int(points_per_side), min_score, iou_threshold)
+    points, masks, scores = decode_grid(embedding, int(points_per_side), float(pred_iou_thresh),
+                                        float(stability_thresh), float(box_nms_thresh))
     return Segmentation(picture, masks, scores, tuple(f"part {i + 1}" for i in range(len(masks))),
-                        Prompt(points, np.ones(len(points), np.int64), None), "sam", model, embedding.encoder_ms,
-                        (time.perf_counter() - t0) * 1e3, encoded_now=ran)
+                        Prompt(points.astype(np.float32), np.ones(len(points), np.int64), None), "sam", model,
+                        embedding.encoder_ms, (time.perf_counter() - t0) * 1e3, encoded_now=ran)
 
 
 def grounded_masks(image: ImageLike, text: str, detector: str = "owlv2-base", model: str = "sam-vit-b",
-                   score_threshold: float = 0.3, iou_threshold: float = 0.5,
+                   score_threshold: float | None = None, iou_threshold: float | None = None,
+                   nms: str | None = None, text_threshold: float | None = None,
                    download: Callable[[int, int], None] | None = None):
-    """Grounded-SAM: the detector turns `text` into boxes (kept by per-class NMS at the given
-    thresholds), SAM turns each kept box into a mask. Returns (raw detections, kept, Segmentation)."""
-    from visionlab.pipelines.detection import detect, suppress
+    """Grounded-SAM: the detector turns `text` into boxes, SAM turns each kept box into a mask.
 
-    raw = detect(image, detector, text)
-    kept = suppress(raw, score_threshold, iou_threshold, "per-class")
+    Which boxes are kept: score above `score_threshold`, then `nms` ("none", "per-class", ...)
+    at `iou_threshold`; Grounding DINO also takes `text_threshold` (which words name a box).
+    Each one left None is the answering detector's reference setting
+    (`detection.reference_settings`: transformers' post-processing for OWL and Grounding DINO,
+    no NMS). Returns (raw detections, kept, Segmentation)."""
+    from visionlab.pipelines.detection import detect, reference_settings, suppress
+
+    if text_threshold is None:
+        text_threshold = reference_settings(detector).text_threshold
+    raw = detect(image, detector, text, text_threshold)
+    ref = reference_settings(raw.model)
+    kept = suppress(raw, ref.score_threshold if score_threshold is None else float(score_threshold),
+                    ref.iou_threshold if iou_threshold is None else float(iou_threshold),
+                    ref.mode if nms is None else nms)
     return raw, kept, segment_boxes(image, kept.as_json(raw), model=model, download=download)
-
-
-def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    ys, xs = np.nonzero(mask)
-    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
 def spec_file_hint(spec: ModelSpec) -> str:
