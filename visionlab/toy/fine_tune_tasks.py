@@ -16,8 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from visionlab.toy.shapes import COLOUR_NAMES, SHAPES, ShapeSpec, random_spec, render, rng_for
-
+# visionlab.toy.shapes (and OpenCV with it) is imported when a picture is drawn, not when the page
+# is built from TASKS.
 SIZE = 64  # the bundled backbones' input size
 _STREAM = 7_000  # seeds of these tasks start here: far from the trainers' streams (1, 2, ...)
 
@@ -35,29 +35,43 @@ class ShapesTask:
     draw: Callable[[np.random.Generator, int], np.ndarray]
 
 
-def _one(rng: np.random.Generator, spec: ShapeSpec) -> np.ndarray:
+def _one(rng: np.random.Generator, spec) -> np.ndarray:
+    from visionlab.toy.shapes import render
+
     return render(rng, SIZE, [spec]).image
 
 
+def _spec(rng: np.random.Generator, radius_range: tuple[float, float], **kwargs):
+    from visionlab.toy.shapes import random_spec
+
+    return random_spec(rng, SIZE, radius_range, **kwargs)
+
+
 def _colour(rng: np.random.Generator, c: int) -> np.ndarray:
-    return _one(rng, random_spec(rng, SIZE, (0.16, 0.40), colour=COLOUR_NAMES.index(COLOUR_CLASSES[c])))
+    from visionlab.toy.shapes import COLOUR_NAMES
+
+    return _one(rng, _spec(rng, (0.16, 0.40), colour=COLOUR_NAMES.index(COLOUR_CLASSES[c])))
 
 
 def _size(rng: np.random.Generator, c: int) -> np.ndarray:
-    return _one(rng, random_spec(rng, SIZE, (0.10, 0.15) if c == 0 else (0.33, 0.42)))
+    return _one(rng, _spec(rng, (0.10, 0.15) if c == 0 else (0.33, 0.42)))
 
 
 def _position(rng: np.random.Generator, c: int) -> np.ndarray:
-    spec = random_spec(rng, SIZE, (0.12, 0.22))
+    from visionlab.toy.shapes import ShapeSpec
+
+    spec = _spec(rng, (0.12, 0.22))
     margin = spec.radius * 1.1 + 1
     cx = rng.uniform(margin, SIZE / 2 - 4) if c == 0 else rng.uniform(SIZE / 2 + 4, SIZE - margin)
     return _one(rng, ShapeSpec(spec.shape, spec.colour, float(cx), spec.cy, spec.radius, spec.angle))
 
 
 def _count(rng: np.random.Generator, c: int) -> np.ndarray:
-    specs: list[ShapeSpec] = []
+    from visionlab.toy.shapes import render
+
+    specs: list = []
     while len(specs) < c + 1:  # objects that do not touch, so each one can be counted
-        cand = random_spec(rng, SIZE, (0.09, 0.14))
+        cand = _spec(rng, (0.09, 0.14))
         if all((cand.cx - o.cx) ** 2 + (cand.cy - o.cy) ** 2 > (cand.radius + o.radius + 2) ** 2 for o in specs):
             specs.append(cand)
     return render(rng, SIZE, specs).image
@@ -68,9 +82,11 @@ ROUND, POINTED = ("circle", "ring"), ("triangle", "star")
 
 
 def _round_or_pointed(rng: np.random.Generator, c: int) -> np.ndarray:
+    from visionlab.toy.shapes import SHAPES
+
     kinds = ROUND if c == 0 else POINTED
     shape = SHAPES.index(kinds[int(rng.integers(len(kinds)))])
-    return _one(rng, random_spec(rng, SIZE, (0.16, 0.40), shape=shape))
+    return _one(rng, _spec(rng, (0.16, 0.40), shape=shape))
 
 
 TASKS: dict[str, ShapesTask] = {t.name: t for t in (
@@ -93,6 +109,8 @@ def task_pictures(name: str, per_class: int, seed: int = 0, start: int = 0
 
     Returns pictures (N, 64, 64, 3) uint8 RGB, labels (N,) int64 (indices into the names) and the
     class names. `start` skips that many pictures per class (fresh pictures for a test set)."""
+    from visionlab.toy.shapes import rng_for
+
     task = TASKS[name]
     pictures, labels = [], []
     for c in range(len(task.classes)):
