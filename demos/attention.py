@@ -71,9 +71,12 @@ def footer(caption: Text, result) -> str:
 def run_patch(image: str | None, model: str = "shapes-vit-tiny", patch: int = 0, layer: int = 99,
               alpha: float = 0.55):
     """What patch number `patch` (0-based, reading order) attends to in `layer`. (picture, caption)"""
-    from visionlab.pipelines.attention import cached_attention_maps
+    from visionlab.pipelines import attention_views as v
+    from visionlab.pipelines.attention import patch_attention
 
-    return _patch(cached_attention_maps(image, model), int(patch), layer, alpha)
+    looked = patch_attention(image, model, layer=layer, patch=int(patch))
+    picture, caption = v.patch_attention_view(looked, alpha)
+    return picture, footer(caption, looked.maps)
 
 
 def _patch(maps, patch: int, layer: int, alpha: float):
@@ -84,17 +87,14 @@ def _patch(maps, patch: int, layer: int, alpha: float):
 
 
 def patch_from_click(image: str | None, model: str, layer: int, alpha: float, evt: gr.SelectData):
-    """A click on the patch grid picture -> the clicked patch's view (pure geometry, then run_patch)."""
+    """A click on the patch grid picture -> the clicked patch's view (`patch_attention` finds the patch)."""
     from visionlab.pipelines import attention_views as v
-    from visionlab.pipelines.attention import cached_attention_maps
+    from visionlab.pipelines.attention import patch_attention
 
-    maps = cached_attention_maps(image, model)
     x, y = evt.index
-    patch = v.patch_at(maps, x, y)
-    if patch is None:
-        raise error("That click was on the [CLS] token, not on a patch. Click inside the picture.",
-                    "这一下点在了 [CLS] token 上，不是图块。请点在图片里面。")
-    return _patch(maps, patch, layer, alpha)
+    looked = patch_attention(image, model, x, y, layer)
+    picture, caption = v.patch_attention_view(looked, alpha)
+    return picture, footer(caption, looked.maps)
 
 
 def patch_grid_or_note(image: str | None, model: str):

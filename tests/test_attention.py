@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from visionlab.ops.attention import (discard_lowest, fuse_heads, patch_mass_on, rollout, token_to_patches,
-                                     top_mass_mask)
+from visionlab.ops.attention import (discard_lowest, dino_masks, fuse_heads, patch_mass_on, rollout,
+                                     token_to_patches, top_mass_mask)
 from visionlab.ops.overlay import patch_at
 from visionlab.pipelines import attention_views as views
 from visionlab.pipelines.attention import WrongKindOfModel, attention_maps, grad_cam_map
@@ -37,13 +37,59 @@ def test_head_fusion_by_hand():
         fuse_heads(heads, "median")
 
 
-def test_discard_drops_the_weakest_links_but_never_cls():
+def test_variant_discard_never_touches_the_cls_row_or_column():
     a = torch.tensor([[0.01, 0.5, 0.49], [0.02, 0.9, 0.08], [0.03, 0.07, 0.9]])
-    out = discard_lowest(a, 0.5)             # 4 non-CLS entries, the 2 lowest go
+    out = discard_lowest(a, 0.5, protect="cls-row-and-column")   # 4 non-CLS entries, the 2 lowest go
     assert out[1, 2] == 0 and out[2, 1] == 0
     assert out[1, 1] == 0.9 and out[2, 2] == 0.9
     assert torch.equal(out[0], a[0]) and torch.equal(out[:, 0], a[:, 0])  # CLS row and column kept
     assert torch.equal(discard_lowest(a, 0.0), a)
+
+
+def test_usual_discard_spares_only_cls_to_cls():
+    a = torch.tensor([[0.01, 0.5, 0.49], [0.02, 0.9, 0.08], [0.03, 0.07, 0.9]])
+    out = discard_lowest(a, 0.5)                 # int(9 * 0.5) = 4 lowest of all 9: 0.01 (spared), 0.02, 0.03, 0.07
+    assert out[0, 0] == 0.01 and out[1, 0] == 0 and out[2, 0] == 0 and out[2, 1] == 0
+    assert int((out == 0).sum()) == 3 and out[1, 2] == 0.08
+
+
+def _usual_rollout(attn: torch.Tensor, fusion: str, discard_ratio: float) -> torch.Tensor:
+    """The usual implementation (Abnar and Zuidema's rollout as jacobgil/vit-explain writes it), for
+    one picture: fuse the heads, zero the lowest int(T*T * ratio) entries of the flattened map
+    except index 0 ([CLS] to [CLS]), add the identity, halve, renormalise the rows, chain."""
+    T = attn.shape[-1]
+    result = torch.eye(T)
+    for layer in attn:
+        fused = {"mean": layer.mean(0), "max": layer.max(0)[0], "min": layer.min(0)[0]}[fusion]
+        flat = fused.view(1, -1)
+        _, indices = flat.topk(int(flat.size(-1) * discard_ratio), -1, False)
+        indices = indices[indices != 0]
+        flat[0, indices] = 0
+        a = (fused + torch.eye(T)) / 2
+        a = a / a.sum(dim=-1, keepdim=True)
+        result = a @ result
+    return result
+
+
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
+@pytest.mark.parametrize("discard", [0.0, 0.5, 0.9])
+def test_rollout_matches_the_usual_implementation(fusion, discard):
+    torch.manual_seed(1)
+    attn = torch.rand(4, 3, 17, 17).softmax(-1)
+    ours = rollout(attn, fusion, discard)
+    assert torch.allclose(ours, _usual_rollout(attn.clone(), fusion, discard), atol=1e-6)
+    assert torch.allclose(ours.sum(-1), torch.ones(17), atol=1e-5)           # rows renormalised after the discard
+    variant = rollout(attn, fusion, discard, protect="cls-row-and-column")
+    assert torch.allclose(variant.sum(-1), torch.ones(17), atol=1e-5)
+    if discard:
+        assert not torch.allclose(variant, ours)
+
+
+def test_the_rollout_caption_names_the_variant():
+    maps = attention_maps(make_single(HELD_OUT, 5).image)
+    assert "variant" not in views.rollout_view(maps, "mean", 0.9)[1].en
+    text = views.rollout_view(maps, "mean", 0.9, protect="cls-row-and-column")[1]
+    assert "VisionLab's variant" in text.en and "变体" in text.zh
 
 
 def test_top_mass_mask_by_hand():
@@ -152,3 +198,92 @@ def test_dino_s8_architecture_through_the_real_path():
     assert maps.label is None and maps.pos_similarity.shape == (28, 28, 28, 28)
     picture, caption = views.dino_view(maps, 0.6, "mean")
     assert picture.ndim == 3 and "attention" in caption.en
+
+
+def _visualize_attention_masks(attentions: torch.Tensor, threshold: float) -> torch.Tensor:
+    """DINO's visualize_attention.py thresholding, for (nh, N) [CLS] attentions: sort, normalise,
+    cumulative sum, keep above 1 - threshold, put back in patch order."""
+    val, idx = torch.sort(attentions)
+    val /= torch.sum(val, dim=1, keepdim=True)
+    cumval = torch.cumsum(val, dim=1)
+    th_attn = cumval > (1 - threshold)
+    idx2 = torch.argsort(idx)
+    for head in range(attentions.shape[0]):
+        th_attn[head] = th_attn[head][idx2[head]]
+    return th_attn
+
+
+def test_dino_masks_match_visualize_attention():
+    torch.manual_seed(0)
+    attn = torch.rand(6, 900).softmax(-1) ** 3
+    for keep in (0.3, 0.6, 0.9):
+        assert torch.equal(dino_masks(attn, keep), _visualize_attention_masks(attn.clone(), keep))
+
+
+def test_dino_view_on_the_whole_picture_matches_dinos_visualisation():
+    """dino_attention against DINO's visualize_attention.py path, on ViT-S/16's real configuration
+    (random weights): torchvision's Resize((480, 480)) + ToTensor + Normalize of the whole picture,
+    the position embeddings interpolated as DINO does (bicubic, scale (g + 0.1) / sqrt(N)), a
+    standard timm forward at 480 px, the last layer's [CLS] row per head."""
+    import math
+
+    import timm
+    from PIL import Image
+    from torchvision import transforms
+
+    from visionlab.models import get_spec
+    from visionlab.models.loader import LoadedModel
+    from visionlab.pipelines.attention import DinoPipeline, recording_attention
+
+    spec = get_spec("dino-vit-s16")
+    torch.manual_seed(0)
+    net = timm.create_model(spec.hub_id, pretrained=False, num_classes=0).eval()   # DINO's pretrained_cfg
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 420, 3), dtype=np.uint8))
+    ours = DinoPipeline(LoadedModel(spec, spec, net, None, 0.0))(picture)
+    assert ours.cls.shape == (6, 30, 30) and ours.picture.shape == (480, 480, 3)
+
+    transform = transforms.Compose([transforms.Resize((480, 480)), transforms.ToTensor(),
+                                    transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    img = transform(picture)[None]                                                 # [1, 3, 480, 480]
+    big = timm.create_model(spec.hub_id, pretrained=False, num_classes=0, img_size=480).eval()
+    state = net.state_dict()
+    cls_pos, patch_pos = state["pos_embed"][:, :1], state["pos_embed"][:, 1:]
+    N, dim = patch_pos.shape[1], patch_pos.shape[2]
+    w0, h0 = 480 // 16 + 0.1, 480 // 16 + 0.1
+    patch_pos = torch.nn.functional.interpolate(
+        patch_pos.reshape(1, int(math.sqrt(N)), int(math.sqrt(N)), dim).permute(0, 3, 1, 2),
+        scale_factor=(w0 / math.sqrt(N), h0 / math.sqrt(N)), mode="bicubic")
+    state["pos_embed"] = torch.cat([cls_pos, patch_pos.permute(0, 2, 3, 1).view(1, -1, dim)], 1)
+    big.load_state_dict(state)
+    with torch.inference_mode(), recording_attention(big) as maps:
+        big(img)
+    attentions = maps[-1][0, :, 0, 1:]                                             # [nh, N]
+    np.testing.assert_allclose(ours.cls.reshape(6, -1), attentions.numpy(), rtol=1e-4, atol=1e-7)
+    expected = (img[0].permute(1, 2, 0) * torch.tensor((0.229, 0.224, 0.225)) + torch.tensor((0.485, 0.456, 0.406)))
+    assert np.abs(ours.picture.astype(int) - np.round(expected.numpy() * 255)).max() <= 1
+    picture_out, caption = views.dino_heads_view(ours, 0.6)
+    assert picture_out.ndim == 3 and "visualize_attention" in caption.en and "480 x 480" in caption.en
+    fused = views.dino_view(attention_maps(make_single(HELD_OUT, 0).image), 0.6, "mean")[1]
+    assert "VisionLab's variant" in fused.en and "变体" in fused.zh
+
+
+def test_a_patch_click_and_a_patch_number_give_the_same_view():
+    from visionlab.ops.overlay import cls_panel_width
+    from visionlab.pipelines import attention as A
+
+    A.MAPS.clear()
+    picture = make_single(HELD_OUT, 7).image
+    maps = A.cached_attention_maps(picture)
+    big = views._big(maps.picture)
+    cell = big.shape[0] // 8
+    x, y = cls_panel_width(big.shape, (8, 8)) + 3 * cell + 2, 5 * cell + 2          # patch (row 5, column 3)
+    by_click = A.patch_attention(picture, x=x, y=y, layer=2)
+    by_number = A.patch_attention(picture, patch=5 * 8 + 3, layer=2)
+    assert by_click.patch == by_number.patch == 43 and by_click.layer == 2
+    np.testing.assert_allclose(by_click.row, maps.attn[1, :, 1 + 43].mean(0))
+    assert by_click.heat.shape == (8, 8) and by_click.cls_share == pytest.approx(float(by_click.row[0]))
+    assert np.array_equal(views.patch_attention_view(by_click)[0], views.patch_view(maps, 43, 2)[0])
+    with pytest.raises(A.NotAPatch, match="CLS"):
+        A.patch_attention(picture, x=3, y=3)
+    far = A.patch_attention(picture, patch=500, layer=40)
+    assert far.patch == 63 and far.layer == 4 and len(far.notes) == 2

@@ -23,15 +23,29 @@ def fuse_heads(attn: torch.Tensor, fusion: str = "mean") -> torch.Tensor:
     raise ValueError(f"head fusion must be one of {FUSIONS}, not {fusion!r}")
 
 
-def discard_lowest(a: torch.Tensor, ratio: float, keep: int = 0) -> torch.Tensor:
-    """Zero the lowest `ratio` fraction of the entries of one (T, T) map, never those of
-    row or column `keep` (the [CLS] token). Returns a new tensor."""
+DISCARDS = ("cls-entry", "cls-row-and-column")
+
+
+def discard_lowest(a: torch.Tensor, ratio: float, keep: int = 0, protect: str = "cls-entry") -> torch.Tensor:
+    """Zero the weakest links of one (T, T) map. Returns a new tensor.
+
+    protect="cls-entry" (the usual implementation, jacobgil/vit-explain's rollout): the lowest
+    int(T*T * ratio) of all entries are picked, and the [CLS]-to-[CLS] entry (keep, keep) is
+    spared if it is among them. protect="cls-row-and-column" (VisionLab's earlier variant):
+    never row or column `keep`; round(ratio * the others) of the others go."""
     if ratio <= 0:
         return a.clone()
     T = a.shape[-1]
+    flat = a.flatten().clone()                                 # [T*T]
+    if protect == "cls-entry":
+        lowest = flat.topk(int(T * T * min(ratio, 1.0)), largest=False).indices
+        lowest = lowest[lowest != keep * T + keep]             # spare [CLS] -> [CLS]
+        flat[lowest] = 0
+        return flat.view(T, T)
+    if protect != "cls-row-and-column":
+        raise ValueError(f"protect must be one of {DISCARDS}, not {protect!r}")
     protected = torch.zeros(T, T, dtype=torch.bool, device=a.device)
     protected[keep, :] = protected[:, keep] = True
-    flat = a.flatten().clone()                                 # [T*T]
     candidates = (~protected.flatten()).nonzero().squeeze(1)   # [C] indices that may go
     n = int(round(candidates.numel() * min(ratio, 1.0)))
     if n:
@@ -40,19 +54,21 @@ def discard_lowest(a: torch.Tensor, ratio: float, keep: int = 0) -> torch.Tensor
     return flat.view(T, T)
 
 
-def rollout(attn: torch.Tensor, fusion: str = "mean", discard_ratio: float = 0.0) -> torch.Tensor:
+def rollout(attn: torch.Tensor, fusion: str = "mean", discard_ratio: float = 0.0,
+            protect: str = "cls-entry") -> torch.Tensor:
     """Attention rollout (Abnar and Zuidema, 2020): how much each token at the output draws
     on each input token, through all layers. (L, H, T, T) -> (T, T), rows sum to 1.
 
     Assumes the residual connection mixes half of each token with itself, so each layer's
-    map is 0.5 * A + 0.5 * I (rows renormalised), and that the maps simply chain by matrix
-    product, ignoring the MLPs and the values.
+    map is 0.5 * A + 0.5 * I, its rows renormalised to sum to 1 (after the discard they no
+    longer do), and that the maps simply chain by matrix product, ignoring the MLPs and the
+    values. `discard_ratio` and `protect`: see `discard_lowest`.
     """
     L, H, T, _ = attn.shape
     eye = torch.eye(T, dtype=attn.dtype, device=attn.device)
     joint = eye
     for layer in range(L):
-        a = discard_lowest(fuse_heads(attn[layer], fusion), discard_ratio)  # [T, T]
+        a = discard_lowest(fuse_heads(attn[layer], fusion), discard_ratio, protect=protect)  # [T, T]
         a = 0.5 * a + 0.5 * eye
         a = a / a.sum(-1, keepdim=True)
         joint = a @ joint                                                   # [T, T]
@@ -74,6 +90,17 @@ def top_mass_mask(weights: torch.Tensor, keep: float) -> torch.Tensor:
     mask = torch.zeros_like(flat, dtype=torch.bool)
     mask[order[:n]] = True
     return mask.view_as(weights)
+
+
+def dino_masks(attn: torch.Tensor, keep: float) -> torch.Tensor:
+    """DINO's masks, as its visualize_attention.py makes them: for each row (a head's [CLS]
+    attention over the N patches), sort ascending, normalise to sum 1, and keep the patches
+    whose cumulative share is above 1 - keep, i.e. the strongest ones holding `keep` of the
+    mass. (H, N) -> (H, N) bool."""
+    values, order = attn.sort(-1)                               # [H, N] ascending
+    share = values / values.sum(-1, keepdim=True)
+    kept_sorted = share.cumsum(-1) > (1 - keep)                 # [H, N] in sorted order
+    return kept_sorted.gather(-1, order.argsort(-1))            # [H, N] back in patch order
 
 
 def patch_mass_on(weights: torch.Tensor, inside: torch.Tensor) -> float:

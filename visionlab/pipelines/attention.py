@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from contextlib import contextmanager
@@ -44,10 +45,11 @@ def _lock(loaded: LoadedModel, name: str) -> threading.Lock:
 
 
 @contextmanager
-def recording_attention(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
+def recording_attention(model: torch.nn.Module, last_only: bool = False) -> Iterator[list[torch.Tensor]]:
     """Record each block's attention probabilities, (B, H, T, T) per block, during a forward
     pass on *this thread*. timm's fused attention never materialises them, so it is turned
-    off for this model only, for the duration (other models and tabs keep theirs)."""
+    off for this model only, for the duration (other models and tabs keep theirs).
+    last_only: record (and un-fuse) only the last block, for long token sequences."""
     owner = threading.get_ident()
     maps: list[torch.Tensor] = []
 
@@ -55,16 +57,17 @@ def recording_attention(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
         if threading.get_ident() == owner:  # the same model may serve another request meanwhile
             maps.append(output.detach())
 
-    saved = [b.attn.fused_attn for b in model.blocks]
-    handles = [b.attn.attn_drop.register_forward_hook(hook) for b in model.blocks]
-    for b in model.blocks:
+    blocks = list(model.blocks)[-1:] if last_only else list(model.blocks)
+    saved = [b.attn.fused_attn for b in blocks]
+    handles = [b.attn.attn_drop.register_forward_hook(hook) for b in blocks]
+    for b in blocks:
         b.attn.fused_attn = False
     try:
         yield maps
     finally:
         for h in handles:
             h.remove()
-        for b, fused in zip(model.blocks, saved):
+        for b, fused in zip(blocks, saved):
             b.attn.fused_attn = fused
 
 
@@ -133,6 +136,96 @@ class AttentionPipeline(Pipeline[AttentionMaps]):
         return AttentionMaps(self.inputs.picture(inputs["pixel_values"][0]), outputs["attn"].numpy(), prefix,
                              grid, sim, label, probability, self.loaded.spec.key, self.loaded.requested.key,
                              self.loaded.notice, timings)
+
+
+DINO_SIDE = 480   # DINO's visualize_attention.py: the whole picture resized to 480 x 480
+
+
+@dataclass(frozen=True)
+class DinoAttention:
+    """The last layer's [CLS] attention of each head on the whole picture, as DINO's
+    visualize_attention.py computes it.
+
+    picture: (S, S, 3) uint8 RGB, the whole picture resized to S x S (aspect ratio not kept, no
+    crop; then cut to a multiple of the patch size). cls: (H, gh, gw) float32, head x patch grid,
+    the [CLS] row of the last layer's softmax without the prefix tokens. grid: (gh, gw).
+    """
+
+    picture: np.ndarray
+    cls: np.ndarray
+    grid: tuple[int, int]
+    model: str
+    requested: str
+    notice: Text | None
+    timings: Timings
+
+
+def interpolate_positions(pos: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """A ViT's (1, N, D) patch position embeddings for a square grid of N, resized to `grid` the
+    way DINO does it: bicubic, with the scale factor (g + 0.1) / sqrt(N) (the 0.1 keeps the output
+    size exact despite floating point). Returns (1, gh * gw, D)."""
+    N, D = pos.shape[1], pos.shape[2]
+    side = int(math.sqrt(N))
+    if (side, side) == tuple(grid):
+        return pos
+    x = pos.reshape(1, side, side, D).permute(0, 3, 1, 2)                       # [1, D, g0, g0]
+    x = torch.nn.functional.interpolate(x, scale_factor=((grid[0] + 0.1) / side, (grid[1] + 0.1) / side),
+                                        mode="bicubic")                          # [1, D, gh, gw]
+    return x.permute(0, 2, 3, 1).reshape(1, -1, D)
+
+
+class DinoPipeline(Pipeline[DinoAttention]):
+    """The whole picture at S x S through a timm ViT, its position embeddings interpolated to the
+    larger grid, recording only the last block's attention (one S/8 layer at 480 px is 300 MB)."""
+
+    def __init__(self, loaded: LoadedModel, side: int | None = None):
+        if not is_vit(loaded.model):
+            raise WrongKindOfModel(Text(
+                f"{loaded.spec.title} is a CNN: it has no attention maps. Choose a Vision Transformer.",
+                f"{loaded.spec.title} 是卷积网络（CNN），没有注意力图。请选择一个 Vision Transformer。"))
+        super().__init__(loaded)
+        self.inputs = timm_inputs(loaded)
+        patch = loaded.model.patch_embed.patch_size
+        self.patch = (int(patch[0]), int(patch[1])) if isinstance(patch, (tuple, list)) else (int(patch),) * 2
+        # DINO's 480 px for the DINO checkpoints; other ViTs at the size they were trained on
+        self.side = int(side or (DINO_SIDE if loaded.spec.task == "attention" else self.inputs.size))
+
+    def preprocess(self, image: ImageLike, **params: Any) -> dict[str, Any]:
+        from PIL import Image
+
+        picture = load_image(image).resize((self.side, self.side), Image.Resampling.BILINEAR)
+        x = torch.from_numpy(np.asarray(picture, np.float32) / 255).permute(2, 0, 1)    # [3, S, S] in 0-1
+        mean = torch.tensor(self.inputs.data_config["mean"]).view(3, 1, 1)
+        std = torch.tensor(self.inputs.data_config["std"]).view(3, 1, 1)
+        x = (x - mean) / std
+        h, w = x.shape[1] - x.shape[1] % self.patch[0], x.shape[2] - x.shape[2] % self.patch[1]
+        return {"pixel_values": x[None, :, :h, :w], "picture": np.asarray(picture)[:h, :w]}   # [1, 3, h, w]
+
+    def _forward(self, inputs: dict[str, Any]) -> torch.Tensor:
+        m = self.model
+        x = inputs["pixel_values"].to(self.device, self.dtype)
+        x = m.patch_embed.proj(x)                                                # [1, D, gh, gw]
+        grid = tuple(x.shape[-2:])
+        x = m.patch_embed.norm(x.flatten(2).transpose(1, 2))                     # [1, N, D]
+        prefix = [t.expand(x.shape[0], -1, -1) for t in (getattr(m, "cls_token", None), getattr(m, "reg_token", None))
+                  if t is not None]
+        if getattr(m, "no_embed_class", False):                                  # prefix tokens carry no position
+            x = torch.cat(prefix + [x + interpolate_positions(m.pos_embed, grid)], 1)
+        else:
+            n = m.pos_embed.shape[1] - int(np.prod(m.patch_embed.grid_size))
+            pos = torch.cat([m.pos_embed[:, :n], interpolate_positions(m.pos_embed[:, n:], grid)], 1)
+            x = torch.cat(prefix + [x], 1) + pos                                 # [1, P + N, D]
+        x = m.norm_pre(x)
+        with _lock(self.loaded, "attention"), recording_attention(m, last_only=True) as maps:
+            for block in m.blocks:
+                x = block(x)
+        P = int(getattr(m, "num_prefix_tokens", 1))
+        return maps[-1][0, :, 0, P:].float().reshape(-1, *grid)                   # [H, gh, gw]
+
+    def postprocess(self, inputs, outputs, timings: Timings, **params: Any) -> DinoAttention:
+        cls = outputs.numpy()
+        return DinoAttention(inputs["picture"], cls, tuple(cls.shape[1:]), self.loaded.spec.key,
+                             self.loaded.requested.key, self.loaded.notice, timings)
 
 
 @dataclass(frozen=True)
@@ -209,6 +302,13 @@ def grad_cam_map(image: ImageLike, model: str = "shapes-resnet-tiny", target: in
     return GradCamPipeline(load_model(model))(image, target=target)
 
 
+@gpu_task(duration=15)
+def dino_attention(image: ImageLike, model: str = "dino-vit-s8", side: int | None = None) -> DinoAttention:
+    """The last layer's [CLS] attention per head on the whole picture (DINO's visualize_attention.py):
+    resized to `side` x `side` (default 480 for the DINO checkpoints, else the model's own size)."""
+    return DinoPipeline(load_model(model), side)(image)
+
+
 # (function, answering model, picture content) -> AttentionMaps or GradCamMap, shared by every
 # session and bounded by bytes (a ViT-B's maps of one picture are about 22 MB): a new view, layer,
 # head or patch click on the same picture runs no model.
@@ -223,6 +323,85 @@ def cached_attention_maps(image: ImageLike, model: str = "shapes-vit-tiny") -> A
 def cached_grad_cam(image: ImageLike, model: str = "shapes-resnet-tiny") -> GradCamMap:
     """`grad_cam_map` of the top class through the shared cache."""
     return _cached(grad_cam_map, image, model)
+
+
+def cached_dino_attention(image: ImageLike, model: str = "dino-vit-s8") -> DinoAttention:
+    """`dino_attention` through the shared cache."""
+    return _cached(dino_attention, image, model)
+
+
+@dataclass(frozen=True)
+class PatchAttention:
+    """Where one patch looks. maps: the picture's AttentionMaps; patch: 0-based, reading order;
+    layer: 1-based; row: (T,) float32, the patch's attention over every token in that layer,
+    heads averaged; heat: (gh, gw) the same over the patches; cls_share: the part of it given to
+    the prefix tokens ([CLS], registers); notes: what was moved into range (a patch or layer that
+    does not exist)."""
+
+    maps: AttentionMaps
+    patch: int
+    layer: int
+    row: np.ndarray
+    heat: np.ndarray
+    cls_share: float
+    notes: tuple[Text, ...] = ()
+
+
+class NotAPatch(VisionLabError, ValueError):
+    """A click beside the patches (on the [CLS] token panel)."""
+
+
+LAYER, HEAD = Text("layer", "层"), Text("head", "头")
+
+
+def clamp_counted(value: int, high: int, what: Text, notes: list[Text]) -> int:
+    """1-based `value` into [1, high]; a sentence is added to `notes` when it had to move."""
+    v = min(max(int(value), 1), high)
+    if v != int(value):
+        notes.append(Text(f"{what.en.capitalize()} {int(value)} does not exist here, so {what.en} {v} of {high} is shown.",
+                          f"这里没有第 {int(value)} 个{what.zh}，所以显示的是第 {v} 个（共 {high} 个）。"))
+    return v
+
+
+def attention_of_patch(maps: AttentionMaps, patch: int, layer: int = 99) -> PatchAttention:
+    """Where patch `patch` (0-based, reading order) looks in `layer` (1-based), heads averaged.
+    Pure: no model. A patch or layer out of range is moved to the nearest, with a note."""
+    gh, gw = maps.grid
+    notes: list[Text] = []
+    layer = clamp_counted(layer, maps.attn.shape[0], LAYER, notes)
+    if not 0 <= int(patch) < gh * gw:
+        clamped = min(max(int(patch), 0), gh * gw - 1)
+        notes.append(Text(f"There is no patch {int(patch) + 1}; patch {clamped + 1} of {gh * gw} is shown.",
+                          f"没有第 {int(patch) + 1} 个图块；显示的是第 {clamped + 1} 个（共 {gh * gw} 个）。"))
+        patch = clamped
+    row = maps.attn[layer - 1, :, maps.prefix + int(patch)].mean(0)           # [T], heads averaged
+    return PatchAttention(maps, int(patch), layer, row, row[maps.prefix:].reshape(gh, gw),
+                          float(row[:maps.prefix].sum()), tuple(notes))
+
+
+def patch_attention(image: ImageLike, model: str = "shapes-vit-tiny", x: float | None = None,
+                    y: float | None = None, layer: int = 99, patch: int | None = None) -> PatchAttention:
+    """What one patch of `image` attends to in `layer` (1-based; 99: the last), heads averaged.
+    Name the patch by number (`patch`, 0-based, reading order) or by a click at (x, y) on the
+    patch-grid picture the attention views draw (`attention_views.patches_view`: the [CLS] panel
+    on the left, then the picture enlarged to at least GRID_DISPLAY pixels). The picture's maps
+    come from the shared cache, so a click on a picture already seen runs no model."""
+    from visionlab.ops.images import upscale_nearest
+    from visionlab.ops.overlay import patch_at
+
+    maps = cached_attention_maps(image, model)
+    if patch is None:
+        if x is None or y is None:
+            raise NotAPatch(Text("Say which patch: its number, or where it was clicked.",
+                                 "请说明是哪个图块：给出编号，或者点击的位置。"))
+        patch = patch_at(float(x), float(y), upscale_nearest(maps.picture, GRID_DISPLAY).shape, maps.grid)
+        if patch is None:
+            raise NotAPatch(Text("That click was on the [CLS] token, not on a patch. Click inside the picture.",
+                                 "这一下点在了 [CLS] token 上，不是图块。请点在图片里面。"))
+    return attention_of_patch(maps, patch, layer)
+
+
+GRID_DISPLAY = 448  # the attention views draw pictures at least this large (8 x 8 patches stay visible)
 
 
 def _cached(compute, image: ImageLike, model: str):

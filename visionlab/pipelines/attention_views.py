@@ -10,26 +10,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from visionlab.ops.attention import rollout, token_to_patches, top_mass_mask
+from visionlab.ops.attention import dino_masks, rollout, token_to_patches, top_mass_mask
 from visionlab.ops.images import upscale_nearest
 from visionlab.ops import overlay
 from visionlab.ops.overlay import heatmap_overlay, patch_grid, similarity_mosaic, tile
-from visionlab.pipelines.attention import AttentionMaps, GradCamMap, WrongKindOfModel
+from visionlab.pipelines.attention import (GRID_DISPLAY, HEAD, LAYER, AttentionMaps, DinoAttention, GradCamMap,
+                                           PatchAttention, WrongKindOfModel, attention_of_patch)
+from visionlab.pipelines.attention import clamp_counted as _clamp
 from visionlab.text import Text
 
-DISPLAY = 448  # pictures are shown at least this large, so 8 x 8 patches stay visible
-
-
-def _clamp(value: int, high: int, what: Text, notes: list[Text]) -> int:
-    """1-based `value` into [1, high]; a note is added when it had to move."""
-    v = min(max(int(value), 1), high)
-    if v != int(value):
-        notes.append(Text(f"{what.en.capitalize()} {int(value)} does not exist here, so {what.en} {v} of {high} is shown.",
-                          f"这里没有第 {int(value)} 个{what.zh}，所以显示的是第 {v} 个（共 {high} 个）。"))
-    return v
-
-
-LAYER, HEAD = Text("layer", "层"), Text("head", "头")
+DISPLAY = GRID_DISPLAY  # pictures are shown at least this large, so 8 x 8 patches stay visible
 
 
 def _big(picture: np.ndarray) -> np.ndarray:
@@ -43,16 +33,22 @@ def _caption(text: Text, notes: list[Text]) -> Text:
 
 
 def rollout_view(maps: AttentionMaps, fusion: str = "mean", discard: float = 0.9,
-                 alpha: float = 0.55) -> tuple[np.ndarray, Text]:
-    joint = rollout(torch.from_numpy(maps.attn), fusion, discard)           # [T, T]
+                 alpha: float = 0.55, protect: str = "cls-entry") -> tuple[np.ndarray, Text]:
+    """Rollout of [CLS] over the patches. protect: which links the discard spares (see
+    `visionlab.ops.attention.discard_lowest`); the default is the usual implementation's."""
+    joint = rollout(torch.from_numpy(maps.attn), fusion, discard, protect)  # [T, T]
     heat = token_to_patches(joint[0], maps.prefix, maps.grid).numpy()       # [gh, gw]
     L = maps.attn.shape[0]
     fused = {"mean": "平均", "max": "最大值", "min": "最小值"}.get(fusion, fusion)
-    return (heatmap_overlay(_big(maps.picture), heat, alpha),
-            Text(f"Attention rollout through all {L} layers: how much the [CLS] token draws on "
-                 f"each patch (heads fused by {fusion}, lowest {discard:.0%} of links discarded).",
-                 f"贯穿全部 {L} 层的注意力展开（rollout）：[CLS] token 从每个图块汲取多少信息"
-                 f"（多头用{fused}融合，丢弃最弱的 {discard:.0%} 连接）。"))
+    text = Text(f"Attention rollout through all {L} layers: how much the [CLS] token draws on "
+                f"each patch (heads fused by {fusion}, lowest {discard:.0%} of links discarded).",
+                f"贯穿全部 {L} 层的注意力展开（rollout）：[CLS] token 从每个图块汲取多少信息"
+                f"（多头用{fused}融合，丢弃最弱的 {discard:.0%} 连接）。")
+    if discard > 0 and protect != "cls-entry":
+        text += Text(" VisionLab's variant: no link to or from [CLS] is ever discarded (the usual "
+                     "implementation spares only [CLS] to [CLS]).",
+                     " 这是 VisionLab 的变体：与 [CLS] 相连的连接一律不丢弃（通常的实现只保留 [CLS] 到 [CLS] 这一个）。")
+    return heatmap_overlay(_big(maps.picture), heat, alpha), text
 
 
 def head_view(maps: AttentionMaps, layer: int, head: int, alpha: float = 0.55) -> tuple[np.ndarray, Text]:
@@ -84,7 +80,9 @@ def all_heads_view(maps: AttentionMaps, layer: int, alpha: float = 0.55) -> tupl
 
 
 def dino_view(maps: AttentionMaps, keep: float = 0.6, fusion: str = "mean") -> tuple[np.ndarray, Text]:
-    """Keep the patches holding `keep` of the last layer's [CLS] attention (heads fused)."""
+    """VisionLab's variant of DINO's masks: the last layer's [CLS] attention with the heads fused,
+    on the model's own input (the centre crop); the caption says so. DINO's own figures are
+    `dino_heads_view` of `attention.dino_attention`: each head, the whole picture."""
     last = torch.from_numpy(maps.attn[-1])                                  # [H, T, T]
     fused = {"mean": last.mean(0), "max": last.amax(0), "min": last.amin(0)}[fusion][0]  # [T]
     heat = token_to_patches(fused, maps.prefix, maps.grid)
@@ -94,32 +92,55 @@ def dino_view(maps: AttentionMaps, keep: float = 0.6, fusion: str = "mean") -> t
     up = np.kron(mask, np.ones((h // maps.grid[0], w // maps.grid[1]), np.float32))[..., None]
     out = (big * (0.25 + 0.75 * up)).astype(np.uint8)                      # dim what is left out
     kept, total = int(mask.sum()), mask.size
+    fusion_zh = {"mean": "平均", "max": "最大值", "min": "最小值"}.get(fusion, fusion)
+    S = maps.picture.shape[0]
     return out, Text(f"DINO-style mask: the {kept} of {total} patches that hold {keep:.0%} of the "
-                     "last layer's [CLS] attention; the rest is dimmed.",
-                     f"DINO 式掩码：{total} 个图块中的 {kept} 个占了最后一层 [CLS] 注意力的 {keep:.0%}；其余的被调暗。")
+                     f"last layer's [CLS] attention; the rest is dimmed. VisionLab's variant: the heads fused by "
+                     f"{fusion}, on the model's {S} x {S} input; DINO's own figures mask each head separately, "
+                     "on the whole picture.",
+                     f"DINO 式掩码：{total} 个图块中的 {kept} 个占了最后一层 [CLS] 注意力的 {keep:.0%}；其余的被调暗。"
+                     f"这是 VisionLab 的变体：多头用{fusion_zh}融合，用的是模型的 {S} x {S} 输入；"
+                     "DINO 论文里的图是每个头单独做掩码，用的是整张图片。")
+
+
+def dino_heads_view(dino: DinoAttention, keep: float = 0.6) -> tuple[np.ndarray, Text]:
+    """DINO's masks as its visualize_attention.py makes them: for each head of the last layer, the
+    patches that hold `keep` of its [CLS] attention, on the whole picture; one tile per head."""
+    H, gh, gw = dino.cls.shape
+    masks = dino_masks(torch.from_numpy(dino.cls.reshape(H, -1)), keep).numpy().reshape(H, gh, gw)
+    small = dino.picture
+    scale = max(1, int(np.ceil(192 / max(1, min(small.shape[:2])))))
+    tiles = []
+    for h in range(H):
+        up = np.kron(masks[h].astype(np.float32), np.ones((small.shape[0] // gh, small.shape[1] // gw), np.float32))
+        shown = (small * (0.25 + 0.75 * up[..., None])).astype(np.uint8)   # dim what is left out
+        tiles.append(np.repeat(np.repeat(shown, scale, 0), scale, 1) if scale > 1 else shown)
+    cols = min(H, 3 if H <= 6 else 4)
+    S = small.shape[0]
+    return (tile(tiles, cols, [f"head {h + 1}" for h in range(H)]),
+            Text(f"DINO's masks, as in its visualize_attention.py: for each of the last layer's {H} heads, the patches "
+                 f"holding {keep:.0%} of its [CLS] attention, on the whole picture resized to {S} x {S} "
+                 f"({gh} x {gw} patches); the rest is dimmed. Different heads pick out different objects and parts.",
+                 f"DINO 的掩码，做法和它的 visualize_attention.py 一样：最后一层的 {H} 个头各自保留占其 [CLS] 注意力 "
+                 f"{keep:.0%} 的图块，用的是缩放到 {S} x {S} 的整张图片（{gh} x {gw} 个图块）；其余的被调暗。"
+                 "不同的头会挑出不同的物体和部位。"))
 
 
 def patch_view(maps: AttentionMaps, patch: int, layer: int, alpha: float = 0.55) -> tuple[np.ndarray, Text]:
     """What one patch (0-based, reading order) attends to in one layer, heads averaged."""
-    L = maps.attn.shape[0]
-    gh, gw = maps.grid
-    notes: list[Text] = []
-    layer = _clamp(layer, L, LAYER, notes)
-    if not 0 <= int(patch) < gh * gw:
-        clamped = min(max(int(patch), 0), gh * gw - 1)
-        notes.append(Text(f"There is no patch {int(patch) + 1}; patch {clamped + 1} of {gh * gw} is shown.",
-                          f"没有第 {int(patch) + 1} 个图块；显示的是第 {clamped + 1} 个（共 {gh * gw} 个）。"))
-        patch = clamped
-    row = maps.attn[layer - 1, :, maps.prefix + int(patch)].mean(0)        # [T], heads averaged
-    heat = token_to_patches(torch.from_numpy(row), maps.prefix, maps.grid).numpy()
-    overlay = heatmap_overlay(_big(maps.picture), heat, alpha, smooth=False, colour_bar=False)
-    marked = patch_grid(overlay, maps.grid, highlight=int(patch))
-    cls_share = float(row[:maps.prefix].sum())
-    n = int(patch) + 1
+    return patch_attention_view(attention_of_patch(maps, patch, layer), alpha)
+
+
+def patch_attention_view(looked: PatchAttention, alpha: float = 0.55) -> tuple[np.ndarray, Text]:
+    """A `PatchAttention` drawn: the heat over the patches, the patch outlined."""
+    maps = looked.maps
+    overlay_picture = heatmap_overlay(_big(maps.picture), looked.heat, alpha, smooth=False, colour_bar=False)
+    marked = patch_grid(overlay_picture, maps.grid, highlight=looked.patch)
+    n, layer, cls_share = looked.patch + 1, looked.layer, looked.cls_share
     return marked, _caption(Text(f"Patch {n} (outlined) in layer {layer}: where it looks, heads averaged. "
                                  f"It gives {cls_share:.0%} of its attention to the [CLS] token.",
                                  f"第 {layer} 层的第 {n} 个图块（带框的）：它看向哪里，多头取平均。"
-                                 f"它把 {cls_share:.0%} 的注意力给了 [CLS] token。"), notes)
+                                 f"它把 {cls_share:.0%} 的注意力给了 [CLS] token。"), list(looked.notes))
 
 
 def patches_view(maps: AttentionMaps) -> tuple[np.ndarray, Text]:
