@@ -336,7 +336,7 @@ def train(task, backbone, mode, epochs, batch_size, base_lr, base_batch_size, sc
             done = (epoch + 1 == run.settings.epochs or RUNS.stopping(session)
                     or elapsed > run.settings.time_budget_s or not math.isfinite(last.train_loss))
             if done:
-                run.stopped_by = stop_reason(run.history, run.settings, RUNS.stopping(session), elapsed)
+                run.stopped_by = stop_reason(run.history, run.settings, RUNS.stopping(session))
             yield show(run, done, elapsed, with_previous)
             if done:
                 break
@@ -442,10 +442,10 @@ def build() -> dict:
             status = gr.Markdown()
             with gr.Row():
                 colour_map = dict(zip([name for pair in SERIES for name in pair], COLOURS))
-                loss_plot = gr.LinePlot(x="epoch", y="value", color="curve", label=tr("Loss", "损失"), color_map=colour_map,
-                                        y_title="loss", x_lim=[1, None])
-                acc_plot = gr.LinePlot(x="epoch", y="value", color="curve", label=tr("Accuracy", "准确率"), color_map=colour_map,
-                                       y_title="accuracy", y_lim=[0, 1])
+                loss_plot = gr.LinePlot(x="epoch", y="value", color="curve", color_map=colour_map,
+                                        label=tr("Loss", "损失"), y_title="loss", x_lim=[1, None])
+                acc_plot = gr.LinePlot(x="epoch", y="value", color="curve", color_map=colour_map,
+                                       label=tr("Accuracy", "准确率"), y_title="accuracy", y_lim=[0, 1])
             with gr.Row():
                 confusion = gr.Image(label=tr("Confusion matrix (validation)", "混淆矩阵（验证集）"),
                                      interactive=False, buttons=["download"], height=320)

@@ -51,7 +51,7 @@ def test_stop_ends_a_run_between_epochs_and_keeps_the_curves(app_url):
     import time
 
     c = Client(app_url, verbose=False)
-    job = c.submit("colour", "shapes-resnet-tiny", "scratch", 50, 4, 0.02, 16, True, 0, 40, 60, False,
+    job = c.submit("colour", "shapes-resnet-tiny", "scratch", 50, 16, 0.02, 16, True, 0, 10, 60, False,
                    api_name="/fine_tune")
     deadline = time.time() + 60
     while not job.outputs() and time.time() < deadline:  # the first point on the curve
@@ -64,7 +64,9 @@ def test_stop_ends_a_run_between_epochs_and_keeps_the_curves(app_url):
     took = time.time() - t0
     history = out[6]
     assert history["stopped_by"] == "stop" and 1 <= len(history["history"]) < 50
-    assert took < 3, took                            # one epoch at most, then the last picture
+    # the epoch in progress ends, then the last picture: within a second plus that epoch (a few
+    # hundredths of a second on a quiet 2-core CPU; more when the machine is busy)
+    assert took < 1 + 2 * max(e["seconds"] for e in history["history"]), (took, history["history"])
     assert c.predict("size", "shapes-resnet-tiny", "linear-probe", 2, api_name="/fine_tune")[6]["stopped_by"] == "epochs"
 
 

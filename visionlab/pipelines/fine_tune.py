@@ -221,7 +221,7 @@ def shapes_examples(task: str, per_class: int = 10, seed: int = 0) -> list[tuple
 # ---- inside the boundary -------------------------------------------------------------------
 
 def _net(backbone_model, n_classes: int, mode: str, seed: int):
-    """The network one epoch trains: (module, trainable parameter groups).
+    """The network one epoch trains: (backbone, new head).
 
     A linear probe keeps the shared cached backbone untouched (it only reads its features); the
     other modes train a private copy. The head: BatchNorm without learnable scale (features on
@@ -469,20 +469,19 @@ class FineTuneResult:
 
 def run_epochs(data: Dataset, settings: Settings, should_stop: Callable[[], bool] = lambda: False):
     """Yield an `EpochResult` per epoch until the epochs, the time budget or a blow-up end the run,
-    or `should_stop()` says so (checked between epochs). The last one yielded says why it ended
-    through `stopped_by(...)`."""
-    state, history, t0 = None, [], time.perf_counter()
+    or `should_stop()` says so (checked between epochs); `stop_reason` then says which."""
+    state, t0 = None, time.perf_counter()
     for epoch in range(settings.epochs):
         result = train_epoch(data.pictures, data.labels, data.train, data.val, settings, state, epoch)
         state = result.state
-        history.append(result.epoch)
         yield result
         if should_stop() or time.perf_counter() - t0 > settings.time_budget_s or \
                 not math.isfinite(result.epoch.train_loss):
             return
 
 
-def stop_reason(history: Sequence[Epoch], settings: Settings, stopped: bool, elapsed: float) -> str:
+def stop_reason(history: Sequence[Epoch], settings: Settings, stopped: bool) -> str:
+    """Why a run ended: "diverged", "epochs", "stop" (asked to) or "time budget"."""
     if history and not math.isfinite(history[-1].train_loss):
         return "diverged"
     if len(history) >= settings.epochs:
@@ -499,13 +498,10 @@ def fine_tune(examples: Sequence[tuple[ImageLike, str]], backbone: str = DEFAULT
     settings = Settings(backbone, mode, int(epochs), int(batch_size), float(base_lr), int(base_batch_size),
                         bool(scale_lr), int(seed), float(time_budget_s))
     data = prepare(examples, settings)
-    t0 = time.perf_counter()
     results = list(run_epochs(data, settings))
     history = tuple(r.epoch for r in results)
     return FineTuneResult(settings, data, history, results[-1].confusion, results[-1].state,
-                          stop_reason(history, settings, False, time.perf_counter() - t0))
-
-
+                          stop_reason(history, settings, False))
 
 FREEZES = {"linear-probe": "every backbone layer (only the new head learns)",
            "last-stage": "every backbone layer but the last stage",
