@@ -19,8 +19,8 @@ WEIGHTS_DIR = Path(os.environ.get("VISIONLAB_WEIGHTS", Path(__file__).resolve().
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
-CLIP_MEAN = (0.4815, 0.4578, 0.4082)  # zero-shot CLIP tab: OpenAI CLIP's normalisation
-CLIP_STD = (0.2686, 0.2613, 0.2758)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP's normalisation (CLIP, OWL-ViT, OWLv2)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 class UnknownModel(VisionLabError, KeyError):
@@ -34,6 +34,36 @@ class UnknownModel(VisionLabError, KeyError):
         return self.text.en
 
 
+def checkpoint_preprocessing(folder: Path) -> tuple[int, tuple[float, ...], tuple[float, ...]] | None:
+    """(input side in px, mean, std) as a saved checkpoint states them, or None: its image
+    processor (preprocessor_config.json, or the "image_processor" part of processor_config.json;
+    the crop when it centre-crops), else timm's pretrained_cfg in config.json, else input_size,
+    mean and std at the top of config.json (VisionLab's own detector)."""
+    import json
+
+    def read(name: str) -> dict | None:
+        try:
+            return json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    try:
+        proc = read("preprocessor_config.json") or (read("processor_config.json") or {}).get("image_processor")
+        if proc and "image_mean" in proc:
+            size = proc.get("crop_size") if proc.get("do_center_crop") else proc.get("size")
+            side = size if isinstance(size, int) else (size or {}).get("height") or (size or {}).get("shortest_edge")
+            return int(side), tuple(map(float, proc["image_mean"])), tuple(map(float, proc["image_std"]))
+        config = read("config.json") or {}
+        cfg = config.get("pretrained_cfg", config)
+        if {"input_size", "mean", "std"} <= set(cfg):
+            side = cfg["input_size"]
+            side = side[-1] if isinstance(side, (list, tuple)) else side
+            return int(side), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["std"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    return None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything needed to load and describe one model.
@@ -42,7 +72,9 @@ class ModelSpec:
     library: the loading library ("timm", "transformers", "segment-anything").
     hub_id: hub name for downloaded models; path: folder under weights/ for bundled ones.
     family: "cnn" or "vit" (picks the bundled fallback and the explanation shown).
-    input_size: square side in pixels; mean/std: per-channel normalisation on a 0-1 scale.
+    input_size: square side in pixels; mean/std: per-channel normalisation on a 0-1 scale. For a
+    bundled model these are read from its checkpoint files (`checkpoint_preprocessing`); for a hub
+    model they are what its checkpoint's config says, shown before it is downloaded.
     labels: "imagenet-1k" or "shapesworld". fallback: key of the bundled model used offline.
     arch: for library "transformers", the model class name (e.g. "CLIPModel"); for others,
     the architecture's name in that library (e.g. SAM's "vit_b").
@@ -69,6 +101,15 @@ class ModelSpec:
     file: str | None = None
     depth: int | None = None
     heads: int | None = None
+
+    def __post_init__(self):
+        # One source of truth: a checkpoint on this machine says its own input size, mean and std
+        # (what the pipelines use); the values written here count only for hub models, for the UI
+        # before their checkpoint is downloaded (the pipelines read the checkpoint's, never these).
+        found = checkpoint_preprocessing(self.local_dir) if self.path is not None else None
+        if found is not None:
+            for name, value in zip(("input_size", "mean", "std"), found):
+                object.__setattr__(self, name, value)
 
     @property
     def bundled(self) -> bool:
@@ -100,9 +141,10 @@ def _timm_classifier(key: str, hub_id: str, title: str, family: str, mean=IMAGEN
                      depth=depth, heads=heads)
 
 
-def _open_vocabulary_detector(key: str, hub_id: str, title: str, arch: str, size: int) -> ModelSpec:
+def _open_vocabulary_detector(key: str, hub_id: str, title: str, arch: str, size: int, mean=CLIP_MEAN,
+                              std=CLIP_STD) -> ModelSpec:
     return ModelSpec(key=key, task="detection", library="transformers", arch=arch, title=title, family="vit",
-                     input_size=size, mean=HALF, std=HALF, labels="text queries", licence="apache-2.0",
+                     input_size=size, mean=mean, std=std, labels="text queries", licence="apache-2.0",
                      hub_id=hub_id, fallback="shapes-detector-tiny")
 
 
@@ -146,7 +188,7 @@ _SPECS = [
     _open_vocabulary_detector("owlvit-base-32", "google/owlvit-base-patch32", "OWL-ViT B/32",
                               "OwlViTForObjectDetection", 768),
     _open_vocabulary_detector("grounding-dino-tiny", "IDEA-Research/grounding-dino-tiny", "Grounding DINO T",
-                              "GroundingDinoForObjectDetection", 800),
+                              "GroundingDinoForObjectDetection", 800, IMAGENET_MEAN, IMAGENET_STD),
     # Segment Anything tab: official checkpoints in weights/ (git-ignored); GrabCut answers without them.
     _sam("sam-vit-b", "vit_b", "SAM ViT-B", "sam_vit_b_01ec64.pth"),
     _sam("sam-vit-l", "vit_l", "SAM ViT-L", "sam_vit_l_0b3195.pth"),
