@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths,
-                          image_input, model_dropdown, note_panel, skip_without_image, handler)
+from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, Number, Slider, answered_by,
+                          example_paths, image_input, model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.i18n import choices, error, say, tr
+from visionlab import budget
 from visionlab.text import Text
 
 VIEWS = {
@@ -25,6 +26,22 @@ VIEW_CHOICES = choices(VIEWS, [
     "注意力展开（所有层）", "[CLS] 注意力：一层、一个头", "一层的所有头", "DINO 掩码（注意力最集中的部分）",
     "Grad-CAM（卷积网络）", "注意力展开与 Grad-CAM 并排", "图块网格", "位置嵌入"])
 FUSIONS = choices(["mean", "max", "min"], ["平均", "最大", "最小"])
+LAYER = budget.Setting("layer", "The layer", "层")
+HEAD = budget.Setting("head", "The head", "头")
+DISCARD = budget.Setting("discard", "The discard ratio", "丢弃比例")
+KEEP = budget.Setting("keep", "The share of attention kept", "保留的注意力比例")
+ALPHA = budget.Setting("alpha", "The heatmap opacity", "热力图不透明度")
+PATCH = budget.Setting("patch", "The patch number", "图块编号")
+CLICK = budget.Setting("index", "The click", "点击位置")
+MAX_PATCH = 65_535  # patch numbers beyond a model's grid are moved to its last patch (with a note)
+
+
+def settings(layer, head, discard, keep, alpha) -> tuple[int, int, float, float, float]:
+    """The view's numbers, each checked (a sentence naming the parameter for NaN, text, out of range).
+    Layer and head count from 1; 99 means "the last one"."""
+    return (budget.number(layer, LAYER, 1, 99, whole=True), budget.number(head, HEAD, 1, 99, whole=True),
+            budget.number(discard, DISCARD, 0, 0.99), budget.number(keep, KEEP, 0.05, 1),
+            budget.number(alpha, ALPHA, 0, 1))
 
 
 @cached_for_examples
@@ -36,6 +53,7 @@ def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str =
     from visionlab.pipelines import attention_views as v
     from visionlab.pipelines.attention import cached_attention_maps as attention_maps, cached_grad_cam as grad_cam_map
 
+    layer, head, discard, keep, alpha = settings(layer, head, discard, keep, alpha)
     kind = VIEWS.get(view)
     if kind is None:
         raise error(f"'{view}' is not a view of this tab. Pick one from the list.",
@@ -74,7 +92,9 @@ def run_patch(image: str | None, model: str = "shapes-vit-tiny", patch: int = 0,
     from visionlab.pipelines import attention_views as v
     from visionlab.pipelines.attention import patch_attention
 
-    looked = patch_attention(image, model, layer=layer, patch=int(patch))
+    patch = budget.number(patch, PATCH, 0, MAX_PATCH, whole=True)
+    layer, _, _, _, alpha = settings(layer, 1, 0.9, 0.6, alpha)
+    looked = patch_attention(image, model, layer=layer, patch=patch)
     picture, caption = v.patch_attention_view(looked, alpha)
     return picture, footer(caption, looked.maps)
 
@@ -91,7 +111,9 @@ def patch_from_click(image: str | None, model: str, layer: int, alpha: float, ev
     from visionlab.pipelines import attention_views as v
     from visionlab.pipelines.attention import patch_attention
 
-    x, y = evt.index
+    layer, _, _, _, alpha = settings(layer, 1, 0.9, 0.6, alpha)
+    index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else (None, None)
+    x, y = (budget.number(c, CLICK, 0, 1e6) for c in index)
     looked = patch_attention(image, model, x, y, layer)
     picture, caption = v.patch_attention_view(looked, alpha)
     return picture, footer(caption, looked.maps)
@@ -115,6 +137,7 @@ def depth_sliders(model: str, layer: int, head: int):
     ends are moved to them."""
     from visionlab.pipelines.attention import vit_shape
 
+    layer, head = budget.number(layer, LAYER, 1, 99, whole=True), budget.number(head, HEAD, 1, 99, whole=True)
     shape = vit_shape(model)
     if shape is None:
         return gr.Slider(interactive=False), gr.Slider(interactive=False)
@@ -134,15 +157,15 @@ def build() -> None:
                                    prefer=DEFAULT_MODELS["attention"])
             view = gr.Radio(VIEW_CHOICES, value=DEFAULT_VIEW, label=tr("View", "视图"))
             with gr.Row():
-                layer = gr.Slider(1, 12, value=12, step=1, label=tr("Layer", "层"))
-                head = gr.Slider(1, 16, value=1, step=1, label=tr("Head", "头"))
+                layer = Slider(1, 12, value=12, step=1, label=tr("Layer", "层"))
+                head = Slider(1, 16, value=1, step=1, label=tr("Head", "头"))
             with gr.Accordion(tr("Rollout, mask and overlay settings", "注意力展开、掩码和叠加设置"), open=False):
                 fusion = gr.Radio(FUSIONS, value="mean", label=tr("Head fusion", "多头融合方式"))
-                discard = gr.Slider(0, 0.99, value=0.9, step=0.01,
+                discard = Slider(0, 0.99, value=0.9, step=0.01,
                                     label=tr("Discard ratio (weakest links dropped)", "丢弃比例（去掉最弱的连接）"))
-                keep = gr.Slider(0.1, 1.0, value=0.6, step=0.05,
+                keep = Slider(0.1, 1.0, value=0.6, step=0.05,
                                  label=tr("DINO mask: share of attention kept", "DINO 掩码：保留的注意力比例"))
-                alpha = gr.Slider(0.1, 0.9, value=0.55, step=0.05, label=tr("Heatmap opacity", "热力图不透明度"))
+                alpha = Slider(0.1, 0.9, value=0.55, step=0.05, label=tr("Heatmap opacity", "热力图不透明度"))
                 cnn = model_dropdown("classification", tr("CNN for 'Rollout beside Grad-CAM'",
                                                           "“注意力展开与 Grad-CAM 并排”用的卷积网络"),
                                      prefer=DEFAULT_MODELS["grad-cam"])
@@ -156,7 +179,7 @@ def build() -> None:
             grid = gr.Image(label=tr("Patches (click one)", "图块（点一个）"), interactive=False, buttons=["download"],
                             elem_id="patch-grid")
             grid_caption = gr.Markdown()
-            patch_no = gr.Number(value=0, precision=0, visible=False)
+            patch_no = Number(value=0, precision=0, visible=False)
     note_panel("attention")
 
     main = dict(fn=handler(run_attention), outputs=[picture, caption], concurrency_id=MODEL_CONCURRENCY,

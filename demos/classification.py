@@ -6,17 +6,19 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_dropdown,
-                          note_panel, skip_without_image, handler)
+from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input,
+                          model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import say, tr
+from visionlab import budget
 from visionlab.text import Text
 from visionlab.ops.images import upscale_nearest
 
 if TYPE_CHECKING:  # torch is imported on the first call, not at start-up
     from visionlab.pipelines.classification import ClassificationResult, ModelCard
 
+TOP_K = budget.Setting("top_k", "Top-k", "Top-k")
 LABELS = {"imagenet-1k": Text("ImageNet-1k", "ImageNet-1k"), "shapesworld": Text("ShapesWorld shapes", "ShapesWorld 形状")}
 
 
@@ -53,7 +55,8 @@ def run_classify(image: str | None, model: str, top_k: int = 5):
     """Classify `image` with registry model `model`. Returns (label dict, model input, card, note)."""
     from visionlab.pipelines.classification import classify
 
-    result = classify(image, model, int(top_k))
+    top_k = budget.number(top_k, TOP_K, 1, 10, whole=True)
+    result = classify(image, model, top_k)
     labels = {p.label: p.probability for p in result.top_k}
     seen = upscale_nearest(result.model_input, 256)
     return (labels, seen, card_markdown(result.card, result),
@@ -92,7 +95,7 @@ def build() -> None:
         with gr.Column(scale=4, min_width=320):
             image = image_input(label=tr("Picture", "图片"), height=320)
             model = model_dropdown("classification", tr("Model", "模型"), prefer=DEFAULT_MODELS["classification"])
-            top_k = gr.Slider(1, 10, value=5, step=1, label=tr("Top-k: how many classes to show", "Top-k：显示几个类别"))
+            top_k = Slider(1, 10, value=5, step=1, label=tr("Top-k: how many classes to show", "Top-k：显示几个类别"))
             compare = gr.Checkbox(label=tr("Compare with a second model side by side", "和第二个模型并排比较"), value=False)
             model_b = model_dropdown("classification", tr("Second model", "第二个模型"), prefer="vit-base-16",
                                      visible=False)

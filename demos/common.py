@@ -9,9 +9,10 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from demos import presenter
+from demos import fair_queue, presenter
 from demos.i18n import error, say, tr
 from visionlab.errors import VisionLabError
+from visionlab.markdown import escape_html
 from visionlab.ops import style as drawing
 from visionlab.text import Text
 from visionlab.models import REGISTRY, specs_for
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = ROOT / "examples"
 NOTES_DIR = Path(__file__).resolve().parent / "notes"
 MODEL_CONCURRENCY = "model"  # one concurrency id for every listener that runs a model
+fair_queue.install(MODEL_CONCURRENCY)  # one page cannot hold more than its share of the queue
 # Each tab's default when online; offline, the bundled stand-in of that model.
 DEFAULT_MODELS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam": "resnet50",
                   "detection": "owlv2-base", "zero-shot": "clip-vit-b32", "masked-mae": "mae-vit-base"}
@@ -35,13 +37,31 @@ def image_input(**kwargs: Any) -> gr.Image:
     return SafeImage(**kwargs)
 
 
+class Refusal:
+    """An input value a component would not take, handed to the handler in its place: gradio
+    preprocesses outside the request, where the asker's language is unknown, so `handler` says
+    `text` in the page's language before the tab's function runs."""
+
+    def __init__(self, text: Text):
+        self.text = text
+
+
+DATA_URL_REFUSED = Text("Pictures must be sent as uploaded files; a data: URL inside the request is not accepted "
+                        "(uploads are capped at 10 MB).",
+                        "图片必须以上传文件的方式发送；不接受请求里的 data: URL（上传文件最大 10 MB）。")
+
+
 class SafeImage(gr.Image):
-    """gr.Image that turns unreadable uploads into a clear sentence instead of a traceback.
-    (No __init__ of its own: gradio derives the component's settings from gr.Image's.)"""
+    """gr.Image that turns unreadable uploads into a clear sentence instead of a traceback, and
+    refuses pictures sent inline as data: URLs (gradio would decode them whatever their size,
+    bypassing the 10 MB upload cap). (No __init__ of its own: gradio derives the component's
+    settings from gr.Image's.)"""
 
     is_template = True  # rendered by the frontend's ordinary Image component
 
     def preprocess(self, payload):
+        if isinstance(getattr(payload, "url", None), str) and payload.url[:5].lower() == "data:":
+            return Refusal(DATA_URL_REFUSED)
         try:
             return super().preprocess(payload)
         except gr.Error:
@@ -67,12 +87,16 @@ def handler(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any):
         try:
+            refused = next((a for a in (*args, *kwargs.values()) if isinstance(a, Refusal)), None)
+            if refused is not None:
+                raise VisionLabError(refused.text)
             with drawing.use(presenter.style()):
                 return spoken(fn(*args, **kwargs))
         except gr.Error:
             raise
         except VisionLabError as e:
-            raise gr.Error(say(e.text)) from None
+            # Sentences may quote what the student typed; the toast renders HTML.
+            raise gr.Error(escape_html(say(e.text))) from None
         except Exception as e:  # noqa: BLE001 - never show a traceback to a student
             log.exception("unexpected error in %s", fn.__name__)
             kind = getattr(e, "kind", type(e).__name__)  # a Crash in a GPU worker names the original
@@ -80,6 +104,27 @@ def handler(fn: Callable) -> Callable:
                         "The server is still running: try another picture or model.",
                         f"VisionLab 内部出了问题（{kind}）。服务器仍在运行：换一张图片或换个模型试试。") from None
     return wrapper
+
+
+class Slider(gr.Slider):
+    """gr.Slider whose value reaches the handler as sent. gradio's own check would answer NaN with
+    a crash, text with a bare "Error" and a value out of range with an English sentence that names
+    no parameter; the handler checks it instead (`visionlab.budget.number`), in the page's
+    language, naming the parameter. (No __init__ of its own, as SafeImage.)"""
+
+    is_template = True  # rendered by the frontend's ordinary Slider component
+
+    def preprocess(self, payload):
+        return payload
+
+
+class Number(gr.Number):
+    """gr.Number whose value reaches the handler as sent (see Slider)."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
 
 
 def spoken(result: Any) -> Any:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import time
+import math
 
 import gradio as gr
 import numpy as np
 
-from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_dropdown,
-                          note_panel, skip_without_image, handler)
+from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input,
+                          model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import choices, error, say, tr
+from visionlab import budget
+from visionlab.markdown import escape_html
 from visionlab.ops.box_drawing import anchors_picture, iou_picture
 from visionlab.text import Text
 
@@ -28,7 +30,15 @@ MODE_CHOICES = choices(MODES, [
 DEFAULT_QUERIES = "cat, person, cup, rocket"
 TABLE_HEADERS = ["label", "score", "x0", "y0", "x1", "y1"]
 STEP_HEADERS = ["box #", "label", "score", "IoU with kept box", "decision"]
-PLAY_DELAY_S = 0.8
+PLAY_DELAY_S = 0.8        # the player's pace: the page's timer asks for the next step this often
+PLAYER = "nms-player"     # concurrency id of the player's events (each answers at once)
+PLAYER_LIMIT = 2          # player events drawn at once, for every page together
+SCORE = budget.Setting("score", "The score threshold", "分数阈值")
+IOU = budget.Setting("iou", "The IoU threshold", "IoU 阈值")
+STEP = budget.Setting("step", "The NMS step", "NMS 步骤")
+CELLS = budget.Setting("cells", "The cells per side", "每边的格子数")
+ROW = budget.Setting("row", "The cell row", "格子所在行")
+COL = budget.Setting("col", "The cell column", "格子所在列")
 
 
 def _mode(name: str) -> str:
@@ -62,10 +72,27 @@ def queries_settings(model: str) -> dict:
                                           "这个检测器只认识 ShapesWorld 的六种形状；它不读文字。")}
 
 
+def thresholds(score, iou) -> tuple[float, float]:
+    """The score and IoU thresholds, checked: numbers from 0 to 1 (NaN would silently turn NMS off)."""
+    return budget.number(score, SCORE, 0, 1), budget.number(iou, IOU, 0, 1)
+
+
+def checked_queries(queries) -> str:
+    """What to look for, within the budget: text of at most MAX_TEXT_CHARS, at most MAX_QUERIES queries."""
+    from visionlab.ops.labels import split_labels
+
+    queries = budget.text(queries, budget.QUERIES)
+    items = split_labels(queries).items
+    budget.count(len(items), budget.MAX_QUERIES, Text("things to look for", "个要找的东西"))
+    budget.lines(items, Text("things to look for", "要找的东西"))
+    return queries
+
+
 def cleaned(raw, score: float, iou: float, mode: str):
     from visionlab.pipelines.detection import suppress
 
-    return suppress(raw, float(score), float(iou), _mode(mode))
+    score, iou = thresholds(score, iou)
+    return suppress(raw, score, iou, _mode(mode))
 
 
 def after_nms(raw, kept):
@@ -83,6 +110,8 @@ def detect_endpoint(image: str | None, model: str = "shapes-detector-tiny", quer
                     score: float = 0.3, iou: float = 0.5, mode: str = DEFAULT_MODE):
     """Detect and clean up. Returns (picture with the kept boxes, kept boxes as JSON
     [{"box": [x0, y0, x1, y1] in the picture's pixels, "score", "label"}], summary, raw state)."""
+    thresholds(score, iou)  # before the model runs
+    queries = checked_queries(queries)
     raw = run_detector(image, model, queries if takes_text(model) else "")
     kept = cleaned(raw, score, iou, mode)
     picture, text = after_nms(raw, kept)
@@ -94,21 +123,32 @@ def views(raw, score: float, iou: float, mode: str):
     from visionlab.pipelines.detection_views import candidates_picture
 
     if raw is None:
-        return (gr.skip(),) * 11
+        return (gr.skip(),) * 12
     kept = cleaned(raw, score, iou, mode)
     before, before_caption = candidates_picture(raw, kept)
     after, text = after_nms(raw, kept)
     boxes = kept.as_json(raw)
     rows = [[b["label"], b["score"], *b["box"]] for b in boxes]
-    step_slider = gr.Slider(minimum=0, maximum=max(1, len(kept.trace)), value=0, step=1,
+    step_slider = gr.Slider(minimum=0, maximum=max(1, last_step(kept)), value=0, step=1,
                             interactive=bool(kept.trace))
-    return (before, before_caption, after, text, rows, boxes, step_slider, *player(raw, kept, iou, 0))
+    return (before, before_caption, after, text, rows, boxes, step_slider, *player(raw, kept, iou, 0),
+            gr.Timer(active=False))  # new candidates: the player stops
+
+
+def last_step(kept) -> int:
+    """The player's last step: every NMS decision, at most budget.MAX_NMS_STEPS."""
+    return min(len(kept.trace), budget.MAX_NMS_STEPS)
+
+
+def step_number(step) -> int:
+    return budget.number(step, STEP, 0, budget.MAX_NMS_STEPS, whole=True)
 
 
 def step_view(raw, score: float, iou: float, mode: str, step: int):
     """The NMS player at `step`: (picture, caption, table of the boxes compared at this step)."""
     if raw is None:
         return gr.skip(), gr.skip(), gr.skip()
+    step = step_number(step)
     return player(raw, cleaned(raw, score, iou, mode), iou, step)
 
 
@@ -122,36 +162,64 @@ def player(raw, kept, iou: float, step: int):
                Text("it replays greedy NMS: choose class-agnostic or per-class NMS.",
                     "这里回放的是贪心 NMS：请选择不分类别或按类别的 NMS。"))
         return None, Text("Nothing to step through: ", "没有可以逐步观看的：") + why, []
-    picture, caption = nms_step_picture(raw, kept, int(step), float(iou))
-    return picture, caption, step_rows(raw, kept, int(step))
+    step = min(int(step), last_step(kept))
+    picture, caption = nms_step_picture(raw, kept, step, float(iou))
+    if last_step(kept) < len(kept.trace):
+        n, cap = len(kept.trace), budget.MAX_NMS_STEPS
+        caption += Text(f" (The player shows the first {cap} of {n} steps: raise the score threshold to step "
+                        "through fewer candidates.)",
+                        f"（播放器只显示 {n} 步中的前 {cap} 步：提高分数阈值，候选框就少了。）")
+    return picture, caption, step_rows(raw, kept, step)
 
 
-def play(raw, score: float, iou: float, mode: str, step: int):
-    """Advance the player one step at a time to the end (a generator: the page updates each step)."""
+def moved(raw, score: float, iou: float, mode: str, step, by: int):
+    """(new step, picture, caption, table): `by` steps on (or back), within 0..last_step."""
     if raw is None:
-        return
-    last = len(cleaned(raw, score, iou, mode).trace)
-    start = 0 if int(step) >= last else int(step)
-    for s in range(start, last + 1):
-        yield s
-        time.sleep(PLAY_DELAY_S)
+        return (gr.skip(),) * 4
+    step = step_number(step)
+    kept = cleaned(raw, score, iou, mode)
+    new = max(0, min(step + by, last_step(kept)))
+    return (new, *player(raw, kept, iou, new))
+
+
+def previous_view(raw, score: float, iou: float, mode: str, step):
+    return moved(raw, score, iou, mode, step, -1)
+
+
+def next_view(raw, score: float, iou: float, mode: str, step):
+    return moved(raw, score, iou, mode, step, +1)
+
+
+def play_start(raw, score: float, iou: float, mode: str, step):
+    """Play: from this step (from 0 when at the end) with the page's timer on. The server never
+    waits: each tick of the timer asks for one step (`play_tick`), which answers at once."""
+    if raw is None:
+        return (gr.skip(),) * 5
+    step = step_number(step)
+    kept = cleaned(raw, score, iou, mode)
+    start = 0 if step >= last_step(kept) else step
+    return (start, *player(raw, kept, iou, start), gr.Timer(active=start < last_step(kept)))
+
+
+def play_tick(raw, score: float, iou: float, mode: str, step):
+    """One tick of the player: the next step, and the timer off once the last step is shown."""
+    if raw is None:
+        return (gr.skip(),) * 4 + (gr.Timer(active=False),)
+    new, *shown = moved(raw, score, iou, mode, step, +1)
+    return (new, *shown, gr.Timer(active=new < last_step(cleaned(raw, score, iou, mode))))
 
 
 def _box(text: str) -> list[float]:
     try:
-        values = [float(v) for v in text.replace(";", ",").split(",")]
+        values = [float(v) for v in str(text)[:200].replace(";", ",").split(",")]
     except ValueError:
         values = []
-    if len(values) != 4:
-        raise error(f"'{text}' is not a box. Write four numbers: x0, y0, x1, y1 (for example 10, 20, 60, 70).",
-                    f"“{text}” 不是一个框。请写四个数：x0, y0, x1, y1（例如 10, 20, 60, 70）。")
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        shown = escape_html(str(text)[:60])  # the toast renders HTML: the student's text as typed
+        raise error(f"'{shown}' is not a box. Write four numbers: x0, y0, x1, y1 (for example 10, 20, 60, 70).",
+                    f"“{shown}” 不是一个框。请写四个数：x0, y0, x1, y1（例如 10, 20, 60, 70）。")
     x0, y0, x1, y1 = values
     return [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
-
-
-def next_step(raw, score: float, iou: float, mode: str, step: int) -> int:
-    """One step on, but not past the last decision."""
-    return min(int(step) + 1, len(cleaned(raw, score, iou, mode).trace)) if raw is not None else 0
 
 
 def iou_explainer(a: str, b: str):
@@ -160,7 +228,7 @@ def iou_explainer(a: str, b: str):
 
 def _numbers(text: str, what: Text, lo: float, hi: float) -> list[float]:
     try:
-        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+        values = [float(v) for v in str(text)[:200].replace(";", ",").split(",") if v.strip()]
     except ValueError:
         values = []
     if not values or not all(lo < v <= hi for v in values):
@@ -173,9 +241,11 @@ def anchor_explainer(image: str | None, cells: int = 4, sizes: str = "0.75, 0.5,
                      row: int = 1, col: int = 1):
     from visionlab.ops.images import load_image
 
+    cells = budget.number(cells, CELLS, 1, 16, whole=True)
+    row, col = budget.number(row, ROW, 0, 15, whole=True), budget.number(col, COL, 0, 15, whole=True)
     picture = np.asarray(load_image(image)) if image else np.full((256, 256, 3), 235, np.uint8)
-    return anchors_picture(picture, (int(cells), int(cells)), _numbers(sizes, Text("sizes", "尺寸"), 0, 1),
-                           _numbers(ratios, Text("ratios", "宽高比"), 0, 10), (int(row), int(col)))
+    return anchors_picture(picture, (cells, cells), _numbers(sizes, Text("sizes", "尺寸"), 0, 1),
+                           _numbers(ratios, Text("ratios", "宽高比"), 0, 10), (row, col))
 
 
 def build() -> dict:
@@ -187,9 +257,9 @@ def build() -> dict:
             queries = gr.Textbox(DEFAULT_QUERIES, label=tr("What to look for (open-vocabulary detectors; commas)",
                                                            "要找什么（开放词汇检测器；用逗号分隔）"),
                                  max_lines=3, **queries_settings(model.value))
-            score = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label=tr("Score threshold (boxes below it are dropped)",
+            score = Slider(0.0, 1.0, value=0.3, step=0.01, label=tr("Score threshold (boxes below it are dropped)",
                                                                        "分数阈值（低于它的框被丢掉）"))
-            iou = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=tr("IoU threshold (NMS removes overlaps above it)",
+            iou = Slider(0.0, 1.0, value=0.5, step=0.01, label=tr("IoU threshold (NMS removes overlaps above it)",
                                                                      "IoU 阈值（NMS 去掉重叠超过它的框）"))
             mode = gr.Radio(MODE_CHOICES, value=DEFAULT_MODE, label=tr("Clean-up", "清理方式"))
             run = gr.Button(tr("Detect", "检测"), variant="primary")
@@ -218,7 +288,7 @@ def build() -> dict:
                                         height=480)
             with gr.Column(scale=5):
                 step_caption = gr.Markdown(tr("Run the detector, then press **Next**.", "先运行检测器，再按**下一步**。"))
-                step = gr.Slider(0, 1, value=0, step=1, label=tr("Step", "步骤"), interactive=False)
+                step = Slider(0, 1, value=0, step=1, label=tr("Step", "步骤"), interactive=False)
                 with gr.Row():
                     prev_btn = gr.Button(tr("◀ Previous", "◀ 上一步"))
                     next_btn = gr.Button(tr("Next ▶", "下一步 ▶"))
@@ -241,9 +311,9 @@ def build() -> dict:
         with gr.Column():
             with gr.Accordion(tr("Anchor boxes explainer", "锚框演示"), open=False):
                 with gr.Row():
-                    cells = gr.Slider(1, 16, value=4, step=1, label=tr("Feature map: cells per side", "特征图：每边的格子数"))
-                    row = gr.Slider(0, 15, value=1, step=1, label=tr("Cell row", "格子所在行"))
-                    col = gr.Slider(0, 15, value=1, step=1, label=tr("Cell column", "格子所在列"))
+                    cells = Slider(1, 16, value=4, step=1, label=tr("Feature map: cells per side", "特征图：每边的格子数"))
+                    row = Slider(0, 15, value=1, step=1, label=tr("Cell row", "格子所在行"))
+                    col = Slider(0, 15, value=1, step=1, label=tr("Cell column", "格子所在列"))
                 with gr.Row():
                     sizes = gr.Textbox("0.75, 0.5, 0.25", label=tr("Sizes s (fraction of the height)", "尺寸 s（占高度的比例）"))
                     ratios = gr.Textbox("1, 2, 0.5", label=tr("Ratios r (width / height)", "宽高比 r（宽 / 高）"))
@@ -254,9 +324,10 @@ def build() -> dict:
     note_panel("detection")
 
     raw = gr.State(None)
+    timer = gr.Timer(PLAY_DELAY_S, active=False)  # the player's pace, kept by the page
     knobs = [raw, score, iou, mode]
-    view_outputs = [before, before_caption, after, after_caption, table, boxes_json, step,
-                    step_picture, step_caption, step_table]
+    shown_step = [step_picture, step_caption, step_table]
+    view_outputs = [before, before_caption, after, after_caption, table, boxes_json, step, *shown_step, timer]
     main = dict(fn=handler(detect_endpoint), inputs=[image, model, queries, score, iou, mode],
                 outputs=[after, boxes_json, after_caption, raw], concurrency_id=MODEL_CONCURRENCY)
     redraw = dict(fn=handler(views), inputs=knobs, outputs=view_outputs, api_visibility="private",
@@ -266,12 +337,15 @@ def build() -> dict:
     gr.on([image.change, model.input, queries.submit], **auto).success(**redraw)
     gr.on([score.change, iou.change, mode.input], **redraw)
     model.change(lambda m: gr.Textbox(**queries_settings(m)), model, queries, api_visibility="private")
-    show_step = dict(fn=handler(step_view), inputs=[*knobs, step], outputs=[step_picture, step_caption, step_table],
-                     api_visibility="private", concurrency_limit=None)
-    step.change(**show_step)
-    prev_btn.click(lambda s: max(0, int(s) - 1), step, step, api_visibility="private")
-    next_btn.click(next_step, [*knobs, step], step, api_visibility="private")
-    play_btn.click(play, [*knobs, step], step, api_visibility="private", concurrency_limit=None)
+    # The player: every event answers at once (no worker thread waits between steps), under one
+    # concurrency limit for all pages; the page's timer keeps the pace while playing.
+    steps = dict(inputs=[*knobs, step], api_visibility="private", concurrency_id=PLAYER,
+                 concurrency_limit=PLAYER_LIMIT)
+    step.release(handler(step_view), outputs=shown_step, **steps)
+    prev_btn.click(handler(previous_view), outputs=[step, *shown_step], **steps)
+    next_btn.click(handler(next_view), outputs=[step, *shown_step], **steps)
+    play_btn.click(handler(play_start), outputs=[step, *shown_step, timer], **steps)
+    timer.tick(handler(play_tick), outputs=[step, *shown_step, timer], trigger_mode="once", **steps)
     gr.on([box_a.submit, box_b.submit, box_a.blur, box_b.blur], handler(iou_explainer), [box_a, box_b],
           [iou_view, iou_caption], api_visibility="private")
     anchors = dict(fn=handler(anchor_explainer), inputs=[image, cells, sizes, ratios, row, col],

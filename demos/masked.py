@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import numpy as np
+from gradio.components.base import server
 
-from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, image_input, model_choices, model_dropdown,
-                          note_panel, skip_without_image, handler)
+from demos.common import (MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input, model_choices,
+                          model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.i18n import choices, error, say, tr
+from visionlab import budget
+from visionlab.errors import VisionLabError
 from visionlab.ops.images import upscale_nearest
 from visionlab.models.masked_facts import model_facts
 from visionlab.text import Text
@@ -35,19 +40,83 @@ LEGEND = tr("Left to right: the picture at the model's input size · what the mo
             "（只有被遮的图块参与训练，所以可见的图块可能看起来很怪）· 把猜测拼回被遮的位置、其余用真实图片 · "
             "每个被遮图块的误差（蓝色小，红色大）。")
 N_PANEL = len(PANELS) + 1  # pictures + the caption
+RATIO = budget.Setting("ratio", "The mask ratio", "掩码比例")
+MASK_PATCH = budget.Setting("mask_patch", "The mask patch size", "掩码块大小")
+SEED = budget.Setting("seed", "The seed", "随机种子")
+EDITOR_SIDE = 1024  # the brush canvas shows the picture at most this many pixels a side
+
+
+class BrushEditor(gr.ImageEditor):
+    """gr.ImageEditor whose layers reach the handler as files (paths, or bytes sent as blobs), not
+    as decoded pictures. gradio would decode the background, every layer and the composite on
+    every request, even while random squares make the mask (an 8000 x 8000 background with four
+    layers, 186 KB sent: +4.4 GB); here `painted` reads only the layers, only when the brush is
+    the mask source, and only within the budget. Blobs the page sends ahead are kept for at most
+    BLOBS editor values, in at most MAX_BRUSH_LAYERS layers. (No __init__ of its own.)"""
+
+    is_template = True  # rendered by the frontend's ordinary ImageEditor
+    BLOBS = 16
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        if payload.id is not None:
+            blobs = self.blob_storage.pop(payload.id, None)
+            layers = list(blobs.layers) if blobs is not None else []
+        else:
+            layers = [layer.path for layer in payload.layers]
+        return {"layers": [layer for layer in layers if layer is not None]}
+
+    @server
+    def accept_blobs(self, data):
+        """The page's layers, sent ahead of the event; a layer index beyond the budget is dropped
+        (gradio would grow a list to any index it is sent), and only the newest BLOBS values kept."""
+        index = data.data.get("index")
+        if data.data.get("type") == "layer" and (not str(index).isdigit() or int(index) >= budget.MAX_BRUSH_LAYERS):
+            return None
+        if not isinstance(self.blob_storage, OrderedDict):
+            self.blob_storage = OrderedDict(self.blob_storage)
+        result = super().accept_blobs(data)
+        self.blob_storage.move_to_end(data.data["id"])
+        while len(self.blob_storage) > self.BLOBS:
+            self.blob_storage.popitem(last=False)
+        return result
 
 
 def painted(editor: Any) -> np.ndarray | None:
-    """The ImageEditor's value (a dict with background / layers / composite) -> the union of
-    its painted layers as an (h, w) bool array; None when nothing was drawn or no editor value."""
+    """The brush editor's layers (files, see BrushEditor; or decoded (h, w, 4) arrays) -> the
+    union of their painted pixels (alpha > 0) as an (h, w) bool array; None when nothing was
+    drawn or there is no editor value. Within the budget: at most budget.MAX_BRUSH_LAYERS layers
+    of at most budget.MAX_LAYER_PIXELS each, their sizes read from the file headers before any
+    pixel is decoded, and one layer decoded at a time."""
+    from PIL import Image
+
     if not isinstance(editor, dict):
         return None
-    layers = [np.asarray(layer) for layer in editor.get("layers") or [] if layer is not None]
-    layers = [layer for layer in layers if layer.ndim == 3 and layer.shape[2] == 4]
-    if not layers:
-        return None
-    h, w = layers[0].shape[:2]
-    return np.logical_or.reduce([layer[..., 3] > 0 for layer in layers if layer.shape[:2] == (h, w)])
+    layers = [layer for layer in editor.get("layers") or [] if layer is not None]
+    budget.count(len(layers), budget.MAX_BRUSH_LAYERS, Text("brush layers", "画笔图层"))
+    union = None
+    for layer in layers:
+        if isinstance(layer, np.ndarray):
+            alpha = layer[..., 3] > 0 if layer.ndim == 3 and layer.shape[2] == 4 else None
+        else:
+            try:
+                img = Image.open(io.BytesIO(layer) if isinstance(layer, (bytes, bytearray)) else layer)
+            except (OSError, ValueError):
+                raise budget.BadValue(Text("A brush layer is not a picture VisionLab can read.",
+                                           "有一个画笔图层不是 VisionLab 能读的图片。")) from None
+            w, h = img.size
+            if w * h > budget.MAX_LAYER_PIXELS:
+                side = budget.MAX_LAYER_SIDE
+                raise budget.OverBudget(Text(f"A brush layer is {w} x {h} pixels; a layer may have at most {side} x "
+                                             f"{side} ({budget.MAX_LAYER_PIXELS:,}) pixels.",
+                                             f"有一个画笔图层是 {w} x {h} 像素；每个图层最多 {side} x {side}"
+                                             f"（{budget.MAX_LAYER_PIXELS:,}）像素。"))
+            alpha = np.asarray(img.convert("RGBA").getchannel("A")) > 0
+        if alpha is None or (union is not None and alpha.shape != union.shape):
+            continue
+        union = alpha if union is None else union | alpha
+    return union
 
 
 def caption(r: Reconstruction) -> str:
@@ -92,13 +161,16 @@ def run_reconstruct(image: str | None, method: str = "MAE", mae_model: str = "sh
     caption, the second panel's (only with "Both"; else None), and the losses as a dict."""
     from visionlab.pipelines.masked import reconstruct, reconstruct_pair
 
+    ratio = budget.number(ratio, RATIO, 0.05, 0.95)
+    mask_patch = budget.number(mask_patch, MASK_PATCH, 4, 112, whole=True)
+    seed = budget.number(seed, SEED, 0, 999, whole=True)
     if method not in METHODS:
         raise error(f"'{method}' is not a method of this tab. Pick MAE, SimMIM or Both.",
                     f"“{method}” 不是这个标签页的方法。请选 MAE、SimMIM 或两个并排。")
     strokes = painted(brush) if mask_source == SOURCES[1] else None
     if mask_source == SOURCES[1] and strokes is None:
         strokes = np.zeros((1, 1), bool)  # empty brush: the pipeline falls back to random, with a sentence
-    args = dict(ratio=ratio, mask_patch=int(mask_patch), seed=int(seed), brush=strokes)
+    args = dict(ratio=ratio, mask_patch=mask_patch, seed=seed, brush=strokes)
     if method == BOTH:
         results = list(reconstruct_pair(image, mae_model, simmim_model, **args))
     else:
@@ -130,10 +202,18 @@ def settings_for(method: str, mae_model: str, simmim_model: str, ratio: float):
 
 
 def picture_to_editor(image: str | None):
-    """A new picture becomes the brush canvas's background (strokes start empty)."""
-    if image is None:
+    """A new picture becomes the brush canvas's background (strokes start empty), at most
+    EDITOR_SIDE pixels a side: the canvas, and so every layer the page sends back, has the
+    background's size, and the brush is carried to the model's patches by position."""
+    from visionlab.ops.images import load_image
+
+    if not isinstance(image, str):
         return gr.skip()
-    return {"background": image, "layers": [], "composite": image}
+    try:
+        background = np.asarray(load_image(image, max_side=EDITOR_SIDE))
+    except VisionLabError:
+        return gr.skip()  # the tab's own event says what is wrong with the picture
+    return {"background": background, "layers": [], "composite": background}
 
 
 def result_panel(heading, visible: bool = True, legend: bool = True):
@@ -157,15 +237,15 @@ def build() -> None:
             mae_model = model_dropdown("masked-mae", tr("MAE model", "MAE 模型"), prefer=PREFER["MAE"])
             simmim_model = model_dropdown("masked-simmim", tr("SimMIM model", "SimMIM 模型"), prefer=PREFER["SimMIM"],
                                           visible=False)
-            ratio = gr.Slider(0.05, 0.95, value=0.75, step=0.05,
+            ratio = Slider(0.05, 0.95, value=0.75, step=0.05,
                               label=tr("Mask ratio: share of the picture hidden (MAE default 0.75, SimMIM 0.5)",
                                        "掩码比例：图片被遮住的比例（MAE 默认 0.75，SimMIM 默认 0.5）"))
-            mask_patch = gr.Slider(4, 112, value=model_facts(mae_default)["mask_patch"], step=4,
+            mask_patch = Slider(4, 112, value=model_facts(mae_default)["mask_patch"], step=4,
                                    label=tr("Mask patch size in pixels of the model's input (rounded to whole patches)",
                                             "掩码块大小，以模型输入的像素计（取整到整块图块）"))
-            seed = gr.Slider(0, 999, value=0, step=1, label=tr("Seed (same seed, same mask)", "随机种子（种子相同，掩码相同）"))
+            seed = Slider(0, 999, value=0, step=1, label=tr("Seed (same seed, same mask)", "随机种子（种子相同，掩码相同）"))
             mask_source = gr.Radio(SOURCE_CHOICES, value=SOURCES[0], label=tr("What to hide", "遮住什么"))
-            brush = gr.ImageEditor(label=tr("Brush: paint over what to hide (every touched patch is hidden)",
+            brush = BrushEditor(label=tr("Brush: paint over what to hide (every touched patch is hidden)",
                                             "画笔：涂抹要遮住的地方（碰到的图块都会被遮住）"),
                                    type="numpy", image_mode="RGBA", sources=[], height=300, layers=False,
                                    transforms=[], brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed"),
@@ -196,4 +276,4 @@ def build() -> None:
     gr.on([method.input, mae_model.input, simmim_model.input], **settings).then(**auto)
     mask_source.input(lambda s: gr.update(visible=s == SOURCES[1]), [mask_source], [brush], queue=False,
                       api_visibility="private")
-    image.change(picture_to_editor, [image], [brush], queue=False, api_visibility="private")
+    image.change(picture_to_editor, [image], [brush], api_visibility="private", trigger_mode="always_last")

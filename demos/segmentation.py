@@ -7,15 +7,45 @@ import json
 import gradio as gr
 import numpy as np
 
-from demos.common import MODEL_CONCURRENCY, example_paths, image_input, note_panel, handler, warn
+from demos.common import MODEL_CONCURRENCY, Slider, example_paths, image_input, note_panel, handler, warn
 from demos.i18n import choices, error, say, tr
 from demos.per_page import PerPage
+from visionlab import budget
 from visionlab.models.registry import specs_for
 from visionlab.text import Text
 
 CLICK_MODES = ["Object point (+)", "Background point (−)", "Box: click two corners"]
 CLICK_CHOICES = choices(CLICK_MODES, ["物体上的点（+）", "背景上的点（−）", "框：点击两个对角"])
 EMPTY_PROMPTS = {"points": [], "box": None, "corner": None}
+GRID = budget.Setting("points_per_side", "The points per side", "每边的点数")
+CLICK = budget.Setting("index", "The click", "点击位置")
+POINTS_EXAMPLE = "[[120, 80]] or [[120, 80, 1], [60, 40, 0]]"
+
+
+def checked_prompts(points, box) -> None:
+    """Points and a box as JSON text, within the budget (before any work): readable JSON of plain
+    numbers, nested at most budget.MAX_JSON_DEPTH deep, at most budget.MAX_POINTS points."""
+    budget.json_value(points, budget.POINTS, Text("points", "个点"), budget.MAX_POINTS, POINTS_EXAMPLE)
+    budget.json_value(box, budget.BOX, Text("numbers", "个数"), 4, "[30, 40, 200, 180]")
+
+
+def checked_boxes(boxes) -> None:
+    """Boxes as JSON (the Detection tab's kept boxes), within the budget: at most budget.MAX_BOXES."""
+    budget.json_value(boxes, budget.BOXES, Text("boxes", "个框"), budget.MAX_BOXES,
+                      '[{"box": [30, 40, 200, 180], "label": "cat"}]')
+
+
+def blank(prompt) -> bool:
+    """No prompt: nothing, blank text or an empty list."""
+    return prompt is None or (isinstance(prompt, str) and not prompt.strip()) or (isinstance(prompt, list) and not prompt)
+
+
+def clicked(evt) -> tuple[float, float]:
+    """The click's (x, y) on the picture, checked (event data can be sent by any client)."""
+    index = getattr(evt, "index", None)
+    index = index if isinstance(index, (list, tuple)) and len(index) == 2 else (None, None)
+    x, y = (budget.number(c, CLICK, 0, 1e6) for c in index)
+    return x, y
 
 
 def model_choices() -> tuple[list[tuple[str, str]], str]:
@@ -104,8 +134,9 @@ def segment_endpoint(image: str | None, points: str = "", box: str = "", model: 
     from visionlab.ops.images import load_image
     from visionlab.pipelines.segmentation import segment
 
+    checked_prompts(points, box)
     note = ""
-    if image is not None and not (points or "").strip() and not (box or "").strip():
+    if image is not None and blank(points) and blank(box):
         size = load_image(image).size
         points = json.dumps([[size[0] / 2, size[1] / 2]])
         note = say(Text("No prompt was given: one point at the centre was used. ", "没有给提示：用了图片中心的一个点。"))
@@ -134,10 +165,12 @@ def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.Se
     from visionlab.pipelines.segmentation_views import display_scale, prompt_picture
 
     need_picture(image, ", then click on it", "，再点击它")
+    x, y = clicked(evt)
+    prompts = {**EMPTY_PROMPTS, **(prompts or {})}
+    budget.count(len(prompts["points"]) + 1, budget.MAX_POINTS, Text("points", "个点"))
     picture = load_image(image)
     scale = display_scale(picture.height, picture.width)
-    x, y = evt.index[0] / scale, evt.index[1] / scale
-    prompts = {**EMPTY_PROMPTS, **(prompts or {})}
+    x, y = x / scale, y / scale
     if mode == CLICK_MODES[2]:
         if prompts["corner"] is None:
             prompts = {**prompts, "corner": [x, y]}
@@ -182,9 +215,10 @@ def everything(image: str | None, model: str, points_per_side: int, request: gr.
     from visionlab.pipelines.segmentation import segment_everything
 
     need_picture(image)
-    n = int(points_per_side) ** 2
+    points_per_side = budget.number(points_per_side, GRID, 4, budget.MAX_GRID_SIDE, whole=True)
+    n = points_per_side ** 2
     progress(None, desc=say(Text(f"Asking SAM at {n} grid points", f"在 {n} 个网格点上询问 SAM")))
-    seg = segment_everything(image, model, int(points_per_side), download=_download_bar(progress))
+    seg = segment_everything(image, model, points_per_side, download=_download_bar(progress))
     picture, annotated, pngs, text = all_masks(seg, request)
     return picture, annotated, pngs, text + say(Text(f" ({n} grid points asked.)", f"（询问了 {n} 个网格点。）"))
 
@@ -194,6 +228,7 @@ def boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.R
     from visionlab.pipelines.segmentation import segment_boxes
 
     need_picture(image)
+    checked_boxes(boxes_json)
     return all_masks(segment_boxes(image, boxes_json, model=model, download=_download_bar(progress)), request)
 
 
@@ -202,7 +237,10 @@ def text_to_masks(image: str | None, text: str, detector: str, model: str, reque
     """Grounded-SAM: a detector turns the text into boxes, SAM turns each box into a mask."""
     from visionlab.pipelines.segmentation import grounded_masks
 
+    from demos.detection import checked_queries
+
     need_picture(image)
+    text = checked_queries(text)
     raw, kept, seg = grounded_masks(image, text, detector, model, download=_download_bar(progress))
     result = all_masks(seg, request)
     n = len(kept.indices)
@@ -224,7 +262,7 @@ def build() -> dict:
                 undo_btn = gr.Button(tr("Undo last", "撤销上一步"))
                 clear_btn = gr.Button(tr("Clear prompts", "清除提示"))
             with gr.Accordion(tr("Everything", "全部分割"), open=False):
-                per_side = gr.Slider(4, 32, value=8, step=1, label=tr("Points per side (the grid of prompts)",
+                per_side = Slider(4, budget.MAX_GRID_SIDE, value=8, step=1, label=tr("Points per side (the grid of prompts)",
                                                                       "每边的点数（提示网格）"))
                 everything_btn = gr.Button(tr("Segment everything", "全部分割"))
             with gr.Accordion(tr("Text or detector boxes → masks (Grounded-SAM)", "文字或检测框 → 掩码（Grounded-SAM）"),

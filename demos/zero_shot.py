@@ -12,6 +12,7 @@ from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, exampl
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import choices, say, tr
+from visionlab.markdown import escape
 from visionlab.ops.images import upscale_nearest
 from visionlab.text import Text
 
@@ -93,16 +94,16 @@ def run_zero_shot(image: str | None, labels: str, model: str, templates: str, vi
                      "embedding is ",
                      f"**Logit 缩放**（模型学到的温度）：**{r.logit_scale:.2f}**。"
                      f"概率 = 对 {len(r.ranked)} 个标签做 softmax(缩放 × 余弦)；每个标签的文本嵌入是")
-                + ens + Text(f".\n\nBest: **{best.label}**, cosine {best.cosine:.3f} → logit "
+                + ens + Text(f".\n\nBest: **{escape(best.label)}**, cosine {best.cosine:.3f} → logit "
                              f"{best.logit:.2f} → probability {best.probability:.1%}.",
-                             f"。\n\n最好的：**{best.label}**，余弦 {best.cosine:.3f} → logit "
+                             f"。\n\n最好的：**{escape(best.label)}**，余弦 {best.cosine:.3f} → logit "
                              f"{best.logit:.2f} → 概率 {best.probability:.1%}。"))
     # Cache hits are not announced: the caches are shared, and "cached" would tell one student
     # what another asked.
     footer = answered_by(r.model, r.device, r.latency_ms, r.notice)
     notes = list(r.notes) + unseen_note(r.model, [best.label])
-    if notes:
-        footer = "\n\n".join(f"ℹ️ {say(n)}" for n in notes) + "\n\n" + footer
+    if notes:  # the notes quote the labels: shown as typed
+        footer = "\n\n".join(f"ℹ️ {escape(say(n))}" for n in notes) + "\n\n" + footer
     return ranking, rows, scale, upscale_nearest(r.model_input, 192), footer
 
 
@@ -172,9 +173,10 @@ def run_retrieve(gallery, query: str, model: str):
     r = retrieve(query, files, model)
     ranked = [(files[i], f"{k + 1}. cos {r.cosine[i]:.2f} · {r.probability[i]:.0%}")
               for k, i in enumerate(r.order)]
-    text = Text(f"“{r.query}” against {len(files)} pictures, best first: cosine, then the softmax over the "
+    query = escape(r.query)  # the student's text, shown as typed
+    text = Text(f"“{query}” against {len(files)} pictures, best first: cosine, then the softmax over the "
                 "pictures (one column of the matrix).",
-                f"用“{r.query}”搜索 {len(files)} 张图片，最好的在前：先是余弦，然后是对图片做的 softmax（矩阵的一列）。")
+                f"用“{query}”搜索 {len(files)} 张图片，最好的在前：先是余弦，然后是对图片做的 softmax（矩阵的一列）。")
     text = " ".join(say(t) for t in [text] + unseen_note(r.model, [r.query]))
     return ranked, warn(r.notice, text)
 

@@ -317,14 +317,18 @@ def test_detections_dataclass_round_trip_through_metrics():
     assert mean_average_precision([d], [t], 1)[0] == 1.0
 
 
-def test_player_walks_every_step_and_next_stops_at_the_end(monkeypatch):
+def test_player_walks_every_step_and_next_stops_at_the_end():
     from demos import detection as tab
 
-    monkeypatch.setattr(tab, "PLAY_DELAY_S", 0)
     raw = detect("examples/scenes/scene-1.png")
     steps = len(suppress(raw, 0.3, 0.5, "per-class").trace)
-    assert list(tab.play(raw, 0.3, 0.5, "Per-class NMS", 0)) == list(range(steps + 1))
-    assert list(tab.play(raw, 0.3, 0.5, "Per-class NMS", steps)) == list(range(steps + 1))   # at the end: replay
-    assert tab.next_step(raw, 0.3, 0.5, "Per-class NMS", steps) == steps
+    step, *_, timer = tab.play_start(raw, 0.3, 0.5, "Per-class NMS", 0)   # the page's timer paces the rest
+    walked = [step]
+    while timer.active:
+        step, *_, timer = tab.play_tick(raw, 0.3, 0.5, "Per-class NMS", step)
+        walked.append(step)
+    assert walked == list(range(steps + 1))
+    assert tab.play_start(raw, 0.3, 0.5, "Per-class NMS", steps)[0] == 0   # at the end: replay
+    assert tab.next_view(raw, 0.3, 0.5, "Per-class NMS", steps)[0] == steps
     picture, caption, rows = tab.step_view(raw, 0.3, 0.5, "Soft-NMS (linear)", 1)
     assert picture is None and "greedy NMS" in caption.en

@@ -2,12 +2,15 @@
 
 Every function returns (picture, caption): the picture is (H, W, 3) uint8 RGB drawn with
 `visionlab.ops.box_drawing.Canvas`; captions are short Markdown, as a `Text` (English, Chinese).
+Label names may be what a student typed (an open-vocabulary detector's queries): in captions
+they are escaped, so they show as typed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from visionlab.markdown import escape
 from visionlab.ops.box_drawing import DROP, KEEP, WAITING, Canvas, colour_of
 from visionlab.pipelines.detection import SCORE_FLOOR, Kept, RawDetections
 from visionlab.text import Text
@@ -76,7 +79,7 @@ def nms_step_picture(raw: RawDetections, kept: Kept, step: int, iou_threshold: f
                   text=f"{iou:.2f}", font_size=12)
     c.box(raw.boxes[s.kept], KEEP, width=4, text=f"KEEP {raw.label_names[raw.labels[s.kept]]} {raw.scores[s.kept]:.2f}")
     n_drop, rivals = int(s.suppressed.sum()), len(s.rivals)
-    name, score = raw.label_names[raw.labels[s.kept]], raw.scores[s.kept]
+    name, score = escape(raw.label_names[raw.labels[s.kept]]), raw.scores[s.kept]
     same = f" *{name}*" if kept.mode == "per-class" else ""   # per-class: one label
     left = rivals - n_drop
     caption = Text(f"**Step {step} of {len(trace)}:** keep the best remaining box (*{name}*, score {score:.2f}). "

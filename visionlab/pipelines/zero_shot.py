@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from visionlab import budget
 from visionlab.errors import VisionLabError
 from visionlab.text import Text
 from visionlab.models import LoadedModel, ModelSpec, get_spec, load_model
@@ -99,21 +101,26 @@ def fill(template: str, label: str) -> str:
 class TextEntry:
     """Cached text side of one (model, templates, labels) question. model: the registry key
     that encoded it. embeddings: (M, D) float32 unit vectors, one per label (template ensemble).
-    notes: sentences about labels cut to the text encoder's context."""
+    notes: sentences about labels cut to the text encoder's context. ms: what tokenising and
+    encoding took when it was made (reported again on a cache hit, so the time shown does not
+    tell a student that someone else asked the same)."""
 
     model: str
     embeddings: np.ndarray
     notes: tuple[Text, ...]
+    ms: float = 0.0
 
 
 @dataclass(frozen=True)
 class ImageEntry:
     """Cached picture side: model, the registry key that encoded it; embedding (D,) float32 unit
-    vector; seen (S, S, 3) uint8 RGB, what the image encoder received (normalisation undone)."""
+    vector; seen (S, S, 3) uint8 RGB, what the image encoder received (normalisation undone);
+    ms: what preparing and encoding the picture took when it was made (see TextEntry)."""
 
     model: str
     embedding: np.ndarray
     seen: np.ndarray
+    ms: float = 0.0
 
 
 TEXT_CACHE: LRUCache[TextEntry] = LRUCache(max_bytes=32 << 20)    # (model, templates, labels) -> text side
@@ -141,8 +148,9 @@ class ZeroShotResult:
     (logits = logit_scale * cosine). model_input: (S, S, 3) uint8 RGB, what the image encoder
     saw. notes: sentences about the input (repeats, one label, cut labels). notice: why another
     model answered than the one requested (None if it did not). text_cached / image_cached:
-    whether the encoders were skipped thanks to the caches. image_entry / text_entry: both
-    sides as computed or reused (what the caches keep).
+    whether the encoders were skipped thanks to the caches (never shown: the caches are shared).
+    image_entry / text_entry: both sides as computed or reused (what the caches keep).
+    latency_ms: what the two sides took to compute, the same whether they came from a cache.
     """
 
     ranked: tuple[LabelScore, ...]
@@ -162,7 +170,9 @@ class ZeroShotResult:
 
     @property
     def latency_ms(self) -> float:
-        return self.timings.preprocess_ms + self.timings.forward_ms
+        if self.image_entry is None or self.text_entry is None:
+            return self.timings.preprocess_ms + self.timings.forward_ms
+        return self.image_entry.ms + self.text_entry.ms
 
 
 @dataclass(frozen=True)
@@ -260,10 +270,12 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         todo = [i for i, f in enumerate(found) if f is None]
         for start in range(0, len(todo), IMAGE_BATCH):
             idx = todo[start:start + IMAGE_BATCH]
+            t0 = time.perf_counter()
             x = self.pixel_values([load_image(images[i]) for i in idx])  # [b, 3, S, S]
             emb = self.forward({"pixel_values": x})["image"].numpy()  # [b, D]
+            ms = (time.perf_counter() - t0) * 1e3 / len(idx)
             for row, i in enumerate(idx):
-                found[i] = ImageEntry(self.key, emb[row], self.seen(x[row]))
+                found[i] = ImageEntry(self.key, emb[row], self.seen(x[row]), ms)
         return found
 
     def label_embeddings(self, labels: list[str], templates: list[str],
@@ -273,15 +285,18 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         if self.mine(known) is not None:
             return known, True
         inputs = self.text_inputs(labels, templates)
-        return self.text_entry(inputs, self.forward(inputs)["text"]), False
+        out = self.forward(inputs)
+        return self.text_entry(inputs, out["text"], inputs["text_prep_ms"] + out["text_ms"]), False
 
     def text_inputs(self, labels: list[str], templates: list[str]) -> dict[str, Any]:
         """Every label in every template (template-major: T x M sentences), tokenised in batches."""
+        t0 = time.perf_counter()
         sentences = [fill(t, label) for t in templates for label in labels]  # [T * M]
         chunks, cut = self.text_chunks(sentences)
-        return {"labels": labels, "templates": templates, "token_chunks": chunks, "cut": cut}
+        return {"labels": labels, "templates": templates, "token_chunks": chunks, "cut": cut,
+                "sentences": len(sentences), "text_prep_ms": (time.perf_counter() - t0) * 1e3}
 
-    def text_entry(self, inputs: dict[str, Any], text: torch.Tensor) -> TextEntry:
+    def text_entry(self, inputs: dict[str, Any], text: torch.Tensor, ms: float = 0.0) -> TextEntry:
         """(T * M, D) sentence embeddings -> the cached (M, D) label embeddings (template ensemble)."""
         labels, templates, cut = inputs["labels"], inputs["templates"], inputs["cut"]
         per_template = text.numpy().reshape(len(templates), len(labels), -1)  # [T * M, D] -> [T, M, D]
@@ -294,7 +309,7 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
                           f"sentence, so the end was cut off and only the first part counted (e.g. '{example}...').",
                           f"有 {n} 个标签太长，文本编码器每句最多读 {context} 个 token，所以后面被截掉了，"
                           f"只有前一部分起作用（例如“{example}...”）。"),)
-        return TextEntry(self.key, ensemble(per_template).astype(np.float32), notes)
+        return TextEntry(self.key, ensemble(per_template).astype(np.float32), notes, ms)
 
     # ---- the Pipeline stages ----
     def preprocess(self, image: ImageLike | None, labels: str | list[str] = SHAPES_LABELS,
@@ -306,26 +321,40 @@ class ZeroShotPipeline(Pipeline[ZeroShotResult]):
         inputs: dict[str, Any] = {"labels": names, "templates": temps, "notes": notes,
                                   "image_entry": self.mine(image_entry), "text_entry": self.mine(text_entry)}
         if inputs["image_entry"] is None:
+            t0 = time.perf_counter()
             inputs["pixel_values"] = self.pixel_values([load_image(image)])  # [1, 3, S, S]
+            inputs["image_prep_ms"] = (time.perf_counter() - t0) * 1e3
         if inputs["text_entry"] is None:
             inputs.update(self.text_inputs(names, temps))
         return inputs
 
-    def _forward(self, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
-        out = {}
+    def _forward(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The encoders still needed, each timed (image_ms, text_ms). The text encoder stops with a
+        sentence once it has run longer than budget.TEXT_SECONDS (long label lists on a slow model)."""
+        out: dict[str, Any] = {}
         if "pixel_values" in inputs:
+            t0 = time.perf_counter()
             out["image"] = self._image_features(inputs["pixel_values"])  # [N, D]
+            out["image_ms"] = (time.perf_counter() - t0) * 1e3
         if inputs.get("token_chunks"):
-            out["text"] = torch.cat([self._text_features(t) for t in inputs["token_chunks"]])  # [M, D]
+            t0, deadline = time.perf_counter(), budget.Deadline(budget.TEXT_SECONDS)
+            total = inputs.get("sentences") or sum(len(t["input_ids"]) for t in inputs["token_chunks"])
+            parts = []
+            for tokens in inputs["token_chunks"]:
+                deadline.check(TEXT_BATCH * len(parts), total)
+                parts.append(self._text_features(tokens))  # [b, D]
+            out["text"] = torch.cat(parts)  # [M, D]
+            out["text_ms"] = (time.perf_counter() - t0) * 1e3
         return out
 
     def postprocess(self, inputs: dict[str, Any], outputs: dict[str, Any], timings: Timings,
                     **params: Any) -> ZeroShotResult:
         image_entry, text_entry = inputs["image_entry"], inputs["text_entry"]
         if image_entry is None:
-            image_entry = ImageEntry(self.key, outputs["image"][0].numpy(), self.seen(inputs["pixel_values"][0]))
+            image_entry = ImageEntry(self.key, outputs["image"][0].numpy(), self.seen(inputs["pixel_values"][0]),
+                                     inputs["image_prep_ms"] + outputs["image_ms"])
         if text_entry is None:
-            text_entry = self.text_entry(inputs, outputs["text"])
+            text_entry = self.text_entry(inputs, outputs["text"], inputs["text_prep_ms"] + outputs["text_ms"])
         scale = self.logit_scale()
         cosines = cosine_matrix(image_entry.embedding[None], text_entry.embeddings)[0]  # [1, M] -> [M]
         probs = softmax(scale * cosines)
@@ -384,12 +413,18 @@ def load_folder(folder) -> LoadedModel:
 
 def zero_shot(image: ImageLike, labels: str | list[str] = SHAPES_LABELS, templates: str | list[str] | None = None,
               model: str = "shapes-clip-tiny") -> ZeroShotResult:
-    """Rank `labels` for one picture with registry model `model`; `templates` one per line."""
+    """Rank `labels` for one picture with registry model `model`; `templates` one per line.
+    The request's budget (visionlab.budget: text sizes, labels, templates, labels x templates)
+    is checked here, before any work."""
     from visionlab.models.loader import answering_key
 
     answering = answering_key(model)
+    for value, setting in ((labels, budget.LABELS), (templates, budget.TEMPLATES)):
+        if not isinstance(value, (list, tuple)):
+            budget.text(value, setting)
     names, _ = parse_labels(labels)                                      # bad labels: a sentence before any work
     temps = parse_templates(templates, defaults_for(answering).template)
+    budget.zero_shot(names, temps)
     picture = load_image(image)
     image_key, text_key = (answering, content_key(picture)), (answering, tuple(temps), tuple(names))
     image_entry, text_entry = IMAGE_CACHE.get(image_key), TEXT_CACHE.get(text_key)
@@ -433,13 +468,15 @@ class SimilarityMatrix:
 
 
 def sentences_from(text: str | list[str] | None) -> list[str]:
-    """Sentences, one per line (commas stay inside a sentence); blanks and repeats dropped."""
-    lines = text if isinstance(text, list) else (text or "").splitlines()
-    try:
-        return parse_labels(lines)[0]
-    except LabelError:
+    """Sentences, one per line (commas stay inside a sentence); blanks and repeats dropped.
+    Within the budget: at most budget.MAX_CAPTIONS sentences of budget.MAX_LINE_CHARS characters."""
+    lines = list(text) if isinstance(text, (list, tuple)) else budget.text(text, budget.CAPTIONS).splitlines()
+    lines = [line for line in lines if str(line).strip()]
+    if not lines:
         raise LabelError(Text("Please type at least one sentence, one per line (for example: a photo of a cat.).",
-                              "请至少输入一句话，每行一句（例如：a photo of a cat.）。")) from None
+                              "请至少输入一句话，每行一句（例如：a photo of a cat.）。"))
+    budget.captions([str(line) for line in lines])
+    return parse_labels(lines)[0]
 
 
 def similarity_matrix(images: list[ImageLike], texts: str | list[str],
@@ -499,8 +536,9 @@ class Retrieval:
 
 
 def retrieve(query: str, images: list[ImageLike], model: str = "shapes-clip-tiny") -> Retrieval:
-    """Rank the gallery's pictures for a sentence."""
-    m = similarity_matrix(images, [query] if query and query.strip() else [], model)
+    """Rank the gallery's pictures for a sentence (at most budget.MAX_LINE_CHARS characters)."""
+    query = budget.text(query, budget.QUERY)
+    m = similarity_matrix(images, [query] if query.strip() else [], model)
     cos, prob = m.cosine[:, 0], m.per_text[:, 0]                                  # [N]
     return Retrieval(m.texts[0], tuple(int(i) for i in np.argsort(-cos, kind="stable")), cos, prob,
                      m.model, m.notice)
