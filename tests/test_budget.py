@@ -190,6 +190,17 @@ def test_a_cache_hit_reports_the_time_the_first_asker_saw():
     assert second.latency_ms == first.latency_ms > 0
 
 
+def test_segment_anything_says_skipped_only_for_the_pages_own_earlier_clicks():
+    """Item 6: the SAM embedding is shared, but "encoder skipped" is said only to the page that
+    encoded the picture before, never to another page whose click hit the same shared entry."""
+    from demos.segmentation import seen_before
+
+    seg = SimpleNamespace(model="sam-vit-b", image=np.full((8, 8, 3), time.time_ns() % 251, np.uint8))
+    first, other = SimpleNamespace(session_hash=f"a{time.time_ns()}"), SimpleNamespace(session_hash=f"b{time.time_ns()}")
+    assert not seen_before(seg, first) and seen_before(seg, first)
+    assert not seen_before(seg, other)
+
+
 def test_the_matrix_picture_fits_webp_at_any_allowed_size():
     from visionlab.ops.similarity import MAX_MATRIX_SIDE, matrix_picture
 
