@@ -15,7 +15,8 @@ VIEWS = {
     "Rollout (all layers)": "rollout",
     "[CLS] attention: one layer, one head": "head",
     "All heads of one layer": "heads",
-    "DINO mask (top attention mass)": "dino",
+    "DINO masks per head (whole picture, as in the DINO paper)": "dino",
+    "DINO mask, heads fused (VisionLab's variant)": "dino-fused",
     "Grad-CAM (CNNs)": "grad-cam",
     "Rollout beside Grad-CAM": "side-by-side",
     "Patch grid": "patches",
@@ -23,7 +24,8 @@ VIEWS = {
 }
 DEFAULT_VIEW = "Rollout (all layers)"
 VIEW_CHOICES = choices(VIEWS, [
-    "注意力展开（所有层）", "[CLS] 注意力：一层、一个头", "一层的所有头", "DINO 掩码（注意力最集中的部分）",
+    "注意力展开（所有层）", "[CLS] 注意力：一层、一个头", "一层的所有头", "DINO 掩码：每个头（整张图，和 DINO 论文一样）",
+    "DINO 掩码：多头融合（VisionLab 的变体）",
     "Grad-CAM（卷积网络）", "注意力展开与 Grad-CAM 并排", "图块网格", "位置嵌入"])
 FUSIONS = choices(["mean", "max", "min"], ["平均", "最大", "最小"])
 LAYER = budget.Setting("layer", "The layer", "层")
@@ -62,6 +64,12 @@ def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str =
         cam = grad_cam_map(image, model)
         picture, caption = v.grad_cam_view(cam, alpha)
         return picture, footer(caption, cam)
+    if kind == "dino":
+        from visionlab.pipelines.attention import cached_dino_attention
+
+        dino = cached_dino_attention(image, model)
+        picture, caption = v.dino_heads_view(dino, keep)
+        return picture, footer(caption, dino)
     maps = attention_maps(image, model)
     if kind == "side-by-side":
         cam = grad_cam_map(image, cnn)
@@ -71,7 +79,7 @@ def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str =
         "rollout": lambda: v.rollout_view(maps, fusion, discard, alpha),
         "head": lambda: v.head_view(maps, layer, head, alpha),
         "heads": lambda: v.all_heads_view(maps, layer, alpha),
-        "dino": lambda: v.dino_view(maps, keep, fusion),
+        "dino-fused": lambda: v.dino_view(maps, keep, fusion),
         "patches": lambda: v.patches_view(maps),
         "positions": lambda: v.position_view(maps),
     }[kind]()
@@ -80,8 +88,9 @@ def run_attention(image: str | None, model: str = "shapes-vit-tiny", view: str =
 
 def footer(caption: Text, result) -> str:
     """The view's sentence, the model's top class, and which model answered."""
-    guess = say(Text(f" It sees **{result.label}** ({result.probability:.0%}).",
-                     f" 它看到的是 **{result.label}**（{result.probability:.0%}）。")) if result.label else ""
+    label = getattr(result, "label", None)  # DINO's whole-picture attention has no classifier
+    guess = say(Text(f" It sees **{label}** ({result.probability:.0%}).",
+                     f" 它看到的是 **{label}**（{result.probability:.0%}）。")) if label else ""
     ms = result.timings.preprocess_ms + result.timings.forward_ms
     return f"{say(caption)}{guess}\n\n{answered_by(result.model, None, ms, result.notice)}"
 

@@ -95,13 +95,15 @@ def cleaned(raw, score: float, iou: float, mode: str):
     return suppress(raw, score, iou, _mode(mode))
 
 
-def after_nms(raw, kept):
-    """(picture with the kept boxes, summary: the kept-box caption, any note, who answered)."""
-    from visionlab.pipelines.detection_views import kept_picture
+def after_nms(raw, kept, score: float, iou: float):
+    """(picture with the kept boxes, summary: the kept-box caption, any note, how the detector's
+    reference code would clean up when this differs, who answered)."""
+    from visionlab.pipelines.detection_views import kept_picture, reference_note
 
     picture, caption = kept_picture(raw, kept)
     ms = raw.timings.preprocess_ms + raw.timings.forward_ms
-    extra = f"\n\n{say(raw.note)}" if raw.note else ""
+    notes = [n for n in (raw.note, reference_note(raw.model, float(score), float(iou), kept.mode)) if n]
+    extra = "".join(f"\n\n{say(n)}" for n in notes)
     return picture, f"{say(caption)}{extra}\n\n{answered_by(raw.model, None, ms, raw.notice)}"
 
 
@@ -114,7 +116,7 @@ def detect_endpoint(image: str | None, model: str = "shapes-detector-tiny", quer
     queries = checked_queries(queries)
     raw = run_detector(image, model, queries if takes_text(model) else "")
     kept = cleaned(raw, score, iou, mode)
-    picture, text = after_nms(raw, kept)
+    picture, text = after_nms(raw, kept, score, iou)
     return picture, kept.as_json(raw), text, raw
 
 
@@ -126,7 +128,7 @@ def views(raw, score: float, iou: float, mode: str):
         return (gr.skip(),) * 12
     kept = cleaned(raw, score, iou, mode)
     before, before_caption = candidates_picture(raw, kept)
-    after, text = after_nms(raw, kept)
+    after, text = after_nms(raw, kept, score, iou)
     boxes = kept.as_json(raw)
     rows = [[b["label"], b["score"], *b["box"]] for b in boxes]
     step_slider = gr.Slider(minimum=0, maximum=max(1, last_step(kept)), value=0, step=1,

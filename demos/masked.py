@@ -238,8 +238,8 @@ def build() -> None:
             simmim_model = model_dropdown("masked-simmim", tr("SimMIM model", "SimMIM 模型"), prefer=PREFER["SimMIM"],
                                           visible=False)
             ratio = Slider(0.05, 0.95, value=0.75, step=0.05,
-                              label=tr("Mask ratio: share of the picture hidden (MAE default 0.75, SimMIM 0.5)",
-                                       "掩码比例：图片被遮住的比例（MAE 默认 0.75，SimMIM 默认 0.5）"))
+                              label=tr("Mask ratio: share of the picture hidden (MAE default 0.75, SimMIM 0.6)",
+                                       "掩码比例：图片被遮住的比例（MAE 默认 0.75，SimMIM 默认 0.6）"))
             mask_patch = Slider(4, 112, value=model_facts(mae_default)["mask_patch"], step=4,
                                    label=tr("Mask patch size in pixels of the model's input (rounded to whole patches)",
                                             "掩码块大小，以模型输入的像素计（取整到整块图块）"))

@@ -262,8 +262,10 @@ def build() -> dict:
                 undo_btn = gr.Button(tr("Undo last", "撤销上一步"))
                 clear_btn = gr.Button(tr("Clear prompts", "清除提示"))
             with gr.Accordion(tr("Everything", "全部分割"), open=False):
-                per_side = Slider(4, budget.MAX_GRID_SIDE, value=8, step=1, label=tr("Points per side (the grid of prompts)",
-                                                                      "每边的点数（提示网格）"))
+                per_side = Slider(4, budget.MAX_GRID_SIDE, value=32, step=1,
+                                  label=tr("Points per side (the grid of prompts; SAM's automatic mask generator "
+                                           "uses 32, fewer is faster)",
+                                           "每边的点数（提示网格；SAM 的自动掩码生成器用 32，点越少越快）"))
                 everything_btn = gr.Button(tr("Segment everything", "全部分割"))
             with gr.Accordion(tr("Text or detector boxes → masks (Grounded-SAM)", "文字或检测框 → 掩码（Grounded-SAM）"),
                               open=False):

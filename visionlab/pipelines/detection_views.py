@@ -100,3 +100,19 @@ def step_rows(raw: RawDetections, kept: Kept, step: int) -> list[list]:
     s = kept.trace[step - 1]
     return [[int(i), raw.label_names[raw.labels[i]], round(float(raw.scores[i]), 3), round(float(iou), 3),
              "removed" if drop else "stays"] for i, iou, drop in zip(s.rivals, np.nan_to_num(s.ious), s.suppressed)]
+
+
+def reference_note(model: str, score: float, iou: float, mode: str) -> Text | None:
+    """A sentence naming how the detector's reference code cleans up, when the tab's settings
+    differ from it (None when they agree): the tab's defaults are a teaching choice."""
+    from visionlab.pipelines.detection import reference_settings
+
+    ref = reference_settings(model)
+    if (ref.score_threshold, ref.mode) == (score, mode) and (mode == "none" or ref.iou_threshold == iou):
+        return None
+    nms = (Text("no NMS", "不做 NMS") if ref.mode == "none"
+           else Text(f"{ref.mode} NMS at IoU {ref.iou_threshold:g}", f"IoU {ref.iou_threshold:g} 的 {ref.mode} NMS"))
+    return (Text(f"Reference clean-up ({ref.source}): score above {ref.score_threshold:g}, ",
+                 f"参考实现的清理方式（{ref.source}）：分数高于 {ref.score_threshold:g}，") + nms
+            + Text(". The sliders here start elsewhere to show what NMS does.", "。这里的滑块从别的值开始，是为了展示 NMS 的作用。"))
+
