@@ -291,3 +291,12 @@ def test_text_to_masks_keeps_the_detectors_reference_boxes_unless_told_otherwise
     assert kept.indices.tolist() == [0] and len(masks.masks) == 1
     seg.grounded_masks(picture, "cat", detector="grounding-dino-tiny")
     assert asked[-1] == ("grounding-dino-tiny", "cat", 0.25)
+
+
+def test_segment_everything_stops_with_a_sentence_when_its_time_is_up(tiny_sam, monkeypatch):
+    from visionlab import budget
+
+    monkeypatch.setattr(budget, "EVERYTHING_SECONDS", -1.0)   # already over: stops before the first batch
+    with pytest.raises(budget.OverBudget, match="Segment everything stopped after .* 0 of 16 grid points") as caught:
+        seg.segment_everything(scene().image, points_per_side=4)
+    assert "全部分割" in caught.value.text.zh

@@ -33,6 +33,7 @@ MAX_SENTENCES = 4000       # labels x templates: sentences the text encoder read
 MAX_CAPTIONS = 64          # texts (columns) of the similarity matrix
 MAX_QUERIES = 32           # what an open-vocabulary detector looks for in one request
 TEXT_SECONDS = 30.0        # wall time the text encoder may take for one request
+EVERYTHING_SECONDS = 60.0  # wall time "segment everything" may take for one request
 # ---- prompts and pictures -----------------------------------------------------------------
 MAX_POINTS = 64            # Segment Anything points in one request
 MAX_BOXES = 100            # Segment Anything boxes in one request
@@ -164,8 +165,12 @@ class Deadline:
     def __post_init__(self):
         self.started = self.started or time.monotonic()
 
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() - self.started > self.seconds
+
     def check(self, done: int, total: int) -> None:
-        if time.monotonic() - self.started > self.seconds:
+        if self.expired:
             raise OverBudget(Text(f"This request stopped after {self.seconds:g} s, its time budget, with {done:,} "
                                   f"of {total:,} sentences encoded. Use fewer labels or templates.",
                                   f"这个请求用完了 {self.seconds:g} 秒的时间预算，停了下来：{total:,} 句话里编码了 "

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from visionlab import budget
 from visionlab.errors import VisionLabError
 from visionlab.text import Text
 from visionlab.models import load_model
@@ -319,7 +320,14 @@ def decode_grid(embedding: SamEmbedding, points_per_side: int = POINTS_PER_SIDE,
     H, W = embedding.original_size
     points = grid_points(int(np.clip(points_per_side, 1, 64)), H, W)                  # [n*n, 2] float64
     masks, scores, boxes = [], [], []
+    deadline = budget.Deadline(budget.EVERYTHING_SECONDS)
     for i in range(0, len(points), POINTS_PER_BATCH):
+        if deadline.expired:
+            raise budget.OverBudget(Text(
+                f"Segment everything stopped after {deadline.seconds:g} s, its time budget, with {i:,} of "
+                f"{len(points):,} grid points asked. Use fewer points per side.",
+                f"“全部分割”用完了 {deadline.seconds:g} 秒的时间预算，停了下来：{len(points):,} 个网格点里问了 {i:,} 个。"
+                "请减少每边的点数。"))
         coords = torch.as_tensor(predictor.transform.apply_coords(points[i:i + POINTS_PER_BATCH], (H, W)),
                                  device=predictor.device)                               # [B, 2]
         labels = torch.ones(len(coords), dtype=torch.int, device=predictor.device)
