@@ -68,6 +68,7 @@ TASKS: dict[str, str] = {
     "detection": "visionlab.toy.detection_task:DetectionTask",
     "clip": "visionlab.toy.clip_task:ClipTask",  # zero-shot CLIP tab
     "mae": "visionlab.toy.masked_tasks:MAETask", "simmim": "visionlab.toy.masked_tasks:SimMIMTask",  # masked tab
+    "blip": "visionlab.toy.blip_task:BlipTask",  # ask-the-picture tab (captions, VQA, matching)
 }
 
 
