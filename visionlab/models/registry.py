@@ -225,6 +225,30 @@ _SPECS = [
            "shapes-mae-tiny", "apache-2.0"),
           ("simmim-swin-base", "masked-simmim", "SwinForMaskedImageModeling", "SimMIM Swin-B (window 6, 192 px)",
            192, "microsoft/swin-base-simmim-window6-192", "shapes-simmim-tiny", "apache-2.0"))),
+    # Ask-the-picture tab (BLIP): a captioner (task "caption"), a visual question answerer ("vqa")
+    # and an image-text matcher ("itm"). The bundled three share one image encoder and were trained
+    # together on ShapesWorld scenes (configs/shapes-blip-tiny.toml), one folder each.
+    *(ModelSpec(key=key, task=task, library="transformers", arch=arch, title=title, family="vit",
+                input_size=size, mean=CLIP_MEAN if hub_id else HALF, std=CLIP_STD if hub_id else HALF,
+                labels="shapesworld" if hub_id is None else "free-text",
+                licence="mit" if hub_id is None else "bsd-3-clause", hub_id=hub_id,
+                path=f"shapes-blip-tiny/{folder}" if hub_id is None else None,
+                fallback=None if hub_id is None else f"shapes-blip-{folder}-tiny")
+      for key, task, arch, title, size, hub_id, folder in (
+          ("shapes-blip-caption-tiny", "caption", "BlipForConditionalGeneration",
+           "Tiny BLIP captioner (bundled, ShapesWorld)", 96, None, "caption"),
+          ("shapes-blip-vqa-tiny", "vqa", "BlipForQuestionAnswering", "Tiny BLIP VQA (bundled, ShapesWorld)", 96,
+           None, "vqa"),
+          ("shapes-blip-itm-tiny", "itm", "BlipForImageTextRetrieval", "Tiny BLIP ITM/ITC (bundled, ShapesWorld)",
+           96, None, "itm"),
+          ("blip-caption-base", "caption", "BlipForConditionalGeneration", "BLIP captioning base (Salesforce)", 384,
+           "Salesforce/blip-image-captioning-base", "caption"),
+          ("blip-caption-large", "caption", "BlipForConditionalGeneration", "BLIP captioning large (Salesforce)", 384,
+           "Salesforce/blip-image-captioning-large", "caption"),
+          ("blip-vqa-base", "vqa", "BlipForQuestionAnswering", "BLIP VQA base (Salesforce)", 384,
+           "Salesforce/blip-vqa-base", "vqa"),
+          ("blip-itm-base-coco", "itm", "BlipForImageTextRetrieval", "BLIP ITM base, COCO (Salesforce)", 384,
+           "Salesforce/blip-itm-base-coco", "itm"))),
 ]
 
 REGISTRY: dict[str, ModelSpec] = {s.key: s for s in _SPECS}
