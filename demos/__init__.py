@@ -6,6 +6,7 @@ import gradio as gr
 
 from demos import attention, classification, detection, masked, segmentation, zero_shot
 from demos import fine_tune
+from demos import ask
 from demos.i18n import error
 
 # (module, English title, Chinese title); app.py renders them in this order.
@@ -17,6 +18,7 @@ TABS = [
     (detection, "Detection & NMS", "检测与非极大值抑制"),
     (segmentation, "Segment Anything", "分割一切"),
     (fine_tune, "Fine-tuning", "微调"),
+    (ask, "Ask the picture", "看图问答"),
 ]
 
 

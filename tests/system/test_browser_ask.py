@@ -1,0 +1,73 @@
+"""The ask-the-picture tab in headless Chromium: an example scene captioned and asked about, in
+English, in 中文 and in presenter mode; a screenshot of each (test-output/ask-*.png)."""
+
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser(app_url):
+    if not CHROMIUM:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def open_tab(browser, url: str):
+    """A fresh page (its own language and presenter settings) on the ask tab, scene-1 clicked."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB").new_page()
+    page.goto(url, wait_until="load", timeout=120_000)
+    tab = page.get_by_role("tab", name="Ask the picture")
+    tab.wait_for(timeout=120_000)
+    tab.click()
+    page.locator("img[src*='scene-1']:visible").first.click()
+    return page
+
+
+def wait_for_answer(page, words: str = "the product of its tokens") -> None:
+    """The answer's details line (its probability) has come."""
+    page.get_by_text(words).first.wait_for(timeout=90_000)
+
+
+def test_english_caption_answer_and_attention(browser, app_url, output_dir):
+    page = open_tab(browser, app_url)
+    page.get_by_text("Answered by Tiny BLIP captioner").first.wait_for(timeout=90_000)
+    page.get_by_text("Beam search").first.wait_for(timeout=30_000)
+    wait_for_answer(page)
+    page.get_by_text("ITM: p(match)").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)  # galleries finish loading their pictures
+    page.screenshot(path=str(output_dir / "ask-en.png"), full_page=True)
+    page.context.close()
+
+
+def test_chinese_page_speaks_chinese(browser, app_url, output_dir):
+    page = open_tab(browser, app_url)
+    wait_for_answer(page)
+    page.locator("#vl-language").get_by_text("中文").click()
+    page.get_by_role("tab", name="看图问答").wait_for(timeout=30_000)
+    page.get_by_role("button", name="为图片生成描述").click()
+    page.get_by_text("束搜索").first.wait_for(timeout=90_000)
+    page.get_by_role("button", name="提问", exact=True).click()
+    wait_for_answer(page, "各个 token 概率之积")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(output_dir / "ask-zh.png"), full_page=True)
+    page.context.close()
+
+
+def test_presenter_mode_draws_for_a_projector(browser, app_url, output_dir):
+    page = open_tab(browser, app_url + "?presenter=1")
+    page.get_by_text("Answered by Tiny BLIP captioner").first.wait_for(timeout=90_000)
+    wait_for_answer(page)
+    assert page.evaluate("document.body.classList.contains('vl-presenter')")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(output_dir / "ask-presenter.png"), full_page=True)
+    page.context.close()
