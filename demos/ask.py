@@ -10,6 +10,7 @@ from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, handler
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import choices, say, tr
+from visionlab.markdown import escape
 from visionlab.text import Text
 
 # Each model's default when online (offline: its bundled stand-in).
@@ -42,7 +43,7 @@ def run_caption(image: str | None, model: str, num_beams: int = 3, max_new_token
     summary markdown, answered-by markdown)."""
     from visionlab.pipelines.blip import caption
 
-    r = caption(image, model, int(num_beams), int(max_new_tokens))
+    r = caption(image, model, num_beams, max_new_tokens)  # checked there (whole numbers in range)
     g, b = r.greedy.tokens, r.beam.tokens
     rows = [[t + 1, _shown(g[t].text) if t < len(g) else "", f"{g[t].probability:.1%}" if t < len(g) else "",
              _shown(b[t].text) if t < len(b) else "", f"{b[t].probability:.1%}" if t < len(b) else ""]
@@ -53,11 +54,11 @@ def run_caption(image: str | None, model: str, num_beams: int = 3, max_new_token
     summary = say(Text(
         f"**Greedy** takes the likeliest token at every step: p(caption) = {r.greedy.probability:.2%} "
         f"(log p = {r.greedy.log_probability:.2f}). **Beam search** keeps the {r.num_beams} likeliest partial "
-        f"captions at every step and returns the best by log p / length: “{r.beam.text}”, log p = "
+        f"captions at every step and returns the best by log p / length: “{escape(r.beam.text)}”, log p = "
         f"{r.beam.log_probability:.2f}, score = {r.beam.score:.3f}. ",
         f"**贪心解码**每一步取概率最大的 token：p(描述) = {r.greedy.probability:.2%}"
         f"（log p = {r.greedy.log_probability:.2f}）。**束搜索**每一步保留 {r.num_beams} 个最可能的部分描述，"
-        f"最后按 log p / 长度 选出最好的：“{r.beam.text}”，log p = {r.beam.log_probability:.2f}，"
+        f"最后按 log p / 长度 选出最好的：“{escape(r.beam.text)}”，log p = {r.beam.log_probability:.2f}，"
         f"得分 = {r.beam.score:.3f}。")
         + Text(f"The pictures: where the decoder looked (cross-attention over the {r.grid[0]} × {r.grid[1]} patches, "
                f"averaged over heads) as it wrote each greedy token; on average {float(on_cls.mean()):.0%} of it went "
@@ -75,9 +76,10 @@ def run_ask(image: str | None, question: str, model: str):
     from visionlab.pipelines.blip_defaults import never_asked_in
 
     r = ask(image, question, model)
-    tokens = ", ".join(f"“{_shown(t.text)}” {t.probability:.1%}" for t in r.tokens)
-    details = Text(f"**{r.answer or '…'}**: probability {r.probability:.1%} (the product of its tokens: {tokens}).",
-                   f"**{r.answer or '…'}**：概率 {r.probability:.1%}（各个 token 概率之积：{tokens}）。")
+    tokens = ", ".join(f"“{escape(_shown(t.text))}” {t.probability:.1%}" for t in r.tokens)  # model text, shown as is
+    answer = escape(r.answer) or "…"
+    details = Text(f"**{answer}**: probability {r.probability:.1%} (the product of its tokens: {tokens}).",
+                   f"**{answer}**：概率 {r.probability:.1%}（各个 token 概率之积：{tokens}）。")
     pairs = never_asked_in(r.model, f"{r.question} {r.answer}")
     notes = list(r.notes)
     if pairs:
@@ -85,7 +87,7 @@ def run_ask(image: str | None, question: str, model: str):
                           "captions only): this answer puts together what it learnt apart.",
                           f"小 BLIP 在训练中从没被问过关于 {pairs[0]} 的问题（只在图片和描述里见过）：这个回答把分别学到的东西"
                           "组合了起来。"))
-    details = say(details) + "".join(f"\n\nℹ️ {say(n)}" for n in notes)
+    details = say(details) + "".join(f"\n\nℹ️ {escape(say(n))}" for n in notes)  # notes may quote the question
     tiles = [_tile(r.model_input, r.patch_map(t), f"{_shown(tok.text)} · {tok.probability:.0%}")
              for t, tok in enumerate(r.tokens)]
     headers = ["question token"] + [_shown(t.text) for t in r.tokens]
@@ -108,7 +110,7 @@ def run_match(image: str | None, sentences: str, model: str):
                     "**ITM**（图文匹配）：文本编码器*一边看图片*（交叉注意力）一边读句子，一个二分类头判断是否匹配。"
                     "**ITC**（图文对比，和 CLIP 一样）：图片和句子*分开*编码，用余弦相似度比较。交换两个颜色："
                     "词语没变，所以 ITC 几乎不动；ITM 会结合图片来读它们。"))
-    notes = "".join(f"\n\nℹ️ {say(n)}" for n in r.notes)
+    notes = "".join(f"\n\nℹ️ {escape(say(n))}" for n in r.notes)  # notes may quote a sentence
     return rows, warn(r.notice, text + notes)
 
 

@@ -316,10 +316,15 @@ def test_any_picture_mode_and_size_is_captioned_and_answered(tiny, picture):
 
 
 def test_settings_out_of_range_and_too_many_sentences():
-    with pytest.raises(blip.QuestionError, match="number of beams"):
-        blip.caption(str(SCENE), num_beams=0)
-    with pytest.raises(blip.QuestionError, match="length limit"):
+    from visionlab.budget import BadValue, OverBudget
+
+    for beams in (0, 6, 2.5, float("nan"), "3"):
+        with pytest.raises(BadValue, match="number of beams"):
+            blip.caption(str(SCENE), num_beams=beams)
+    with pytest.raises(BadValue, match="length limit"):
         blip.caption(str(SCENE), max_new_tokens=10_000)
+    with pytest.raises(OverBudget, match="20,000"):
+        blip.ask(str(SCENE), "is there a star? " * 2000)
     sentences, notes = blip.clean_sentences("\n".join(f"a red star number {i}" for i in range(12)) + "\n\n")
     assert len(sentences) == blip.MAX_SENTENCES and "first 8 of 12" in str(notes[0])
     with pytest.raises(blip.QuestionError, match="type a sentence"):

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from visionlab import budget
 from visionlab.errors import VisionLabError
 from visionlab.models import LoadedModel, load_model
 from visionlab.models.gpu import gpu_task
@@ -189,6 +190,11 @@ class MatchResult:
 
 # ---- input checks (before any model work) ----
 
+QUESTION = budget.Setting("question", "The question", "问题")
+SENTENCES = budget.Setting("sentences", "The sentences", "句子")
+BEAMS = budget.Setting("num_beams", "The number of beams", "束的数量")
+LENGTH = budget.Setting("max_new_tokens", "The length limit", "长度上限")
+
 ENGLISH_ONLY = Text("BLIP's tokenizer knows English words only: Chinese characters reach the model as [UNK] "
                     "(unknown). Please ask in English.",
                     "BLIP 的分词器只认识英文单词：中文字符到了模型那里都变成 [UNK]（未知）。请用英文提问。")
@@ -201,7 +207,7 @@ def _language_notes(text: str) -> list[Text]:
 def clean_question(text: str | None) -> tuple[str, list[Text]]:
     """A question with runs of spaces collapsed, cut at MAX_QUESTION_CHARS (with a note). An empty
     question is refused with a sentence."""
-    question = " ".join(str(text or "").split())
+    question = " ".join(budget.text(text, QUESTION).split())  # over 20,000 characters: refused
     if not question:
         raise QuestionError(Text("Please type a question about the picture (for example: what colour is the star?).",
                                  "请输入一个关于这张图片的问题（例如：what colour is the star?）。"))
@@ -216,7 +222,7 @@ def clean_question(text: str | None) -> tuple[str, list[Text]]:
 def clean_sentences(text: str | list[str] | None) -> tuple[list[str], list[Text]]:
     """Sentences, one per line (blanks and repeats dropped), at most MAX_SENTENCES, each cut at
     MAX_QUESTION_CHARS."""
-    lines = text if isinstance(text, list) else str(text or "").splitlines()
+    lines = text if isinstance(text, list) else budget.text(text, SENTENCES).splitlines()
     sentences = list(dict.fromkeys(" ".join(str(s).split()) for s in lines if str(s).strip()))
     if not sentences:
         raise QuestionError(Text("Please type a sentence about the picture (for example: a red star above a blue "
@@ -232,21 +238,6 @@ def clean_sentences(text: str | list[str] | None) -> tuple[list[str], list[Text]
                           f"超过 {MAX_QUESTION_CHARS} 个字符的句子在那里被截断了。"))
         sentences = [s[:MAX_QUESTION_CHARS] for s in sentences]
     return sentences, notes
-
-
-BEAMS = Text("The number of beams", "束的数量")
-LENGTH = Text("The length limit", "长度上限")
-
-
-def _check_range(name: Text, value: int, lo: int, hi: int) -> int:
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        value = lo - 1
-    if not lo <= value <= hi:
-        raise QuestionError(name + Text(f" must be a whole number from {lo} to {hi}.",
-                                        f"必须是 {lo} 到 {hi} 之间的整数。"))
-    return value
 
 
 # ---- the model's processor, once per model ----
@@ -459,8 +450,8 @@ def caption(image: ImageLike, model: str = "shapes-blip-caption-tiny", num_beams
             max_new_tokens: int = CAPTION_TOKENS) -> CaptionResult:
     """Caption a picture with registry model `model` (a BLIP captioner): greedy, and beam search
     with `num_beams` beams, each at most `max_new_tokens` tokens."""
-    num_beams = _check_range(BEAMS, num_beams, 1, MAX_BEAMS)
-    max_new_tokens = _check_range(LENGTH, max_new_tokens, 1, MAX_NEW_TOKENS)
+    num_beams = budget.number(num_beams, BEAMS, 1, MAX_BEAMS, whole=True)
+    max_new_tokens = budget.number(max_new_tokens, LENGTH, 1, MAX_NEW_TOKENS, whole=True)
     return _caption_on_device(np.asarray(load_image(image)), model, num_beams, max_new_tokens)
 
 
@@ -473,7 +464,7 @@ def ask(image: ImageLike, question: str, model: str = "shapes-blip-vqa-tiny",
         max_new_tokens: int = ANSWER_TOKENS) -> AnswerResult:
     """Answer `question` about a picture with registry model `model` (a BLIP VQA model)."""
     question, notes = clean_question(question)
-    max_new_tokens = _check_range(LENGTH, max_new_tokens, 1, MAX_NEW_TOKENS)
+    max_new_tokens = budget.number(max_new_tokens, LENGTH, 1, MAX_NEW_TOKENS, whole=True)
     return _answer_on_device(np.asarray(load_image(image)), question, model, max_new_tokens, tuple(notes))
 
 
