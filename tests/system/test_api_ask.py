@@ -58,3 +58,13 @@ def test_bad_questions_get_a_sentence_and_the_server_keeps_serving(client, tmp_p
     answer, details, *_ = client.predict(handle_file(str(SCENE)), "is there a yellow star? " * 30, api_name="/ask")
     assert answer in ("yes", "no")
     assert "only the first 300" in details and "at most 40 tokens" in details
+
+
+def test_only_registry_models_and_whole_settings_are_taken(client):
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict(handle_file(str(SCENE)), "what is this?", "../../secret", api_name="/ask")
+    with pytest.raises(Exception, match="number of beams"):
+        client.predict(handle_file(str(SCENE)), "shapes-blip-caption-tiny", 2.5, api_name="/caption")
+    answer, *_ = client.predict(handle_file(str(SCENE)), "<img src=x onerror=alert(1)> how many shapes?",
+                                api_name="/ask")
+    assert "<img" not in answer
