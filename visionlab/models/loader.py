@@ -48,6 +48,7 @@ class LoadedModel:
 
 
 IMPORT_LOCK = threading.Lock()
+LOAD_LOCK = threading.Lock()
 
 
 def _load_timm(spec: ModelSpec):
@@ -64,9 +65,12 @@ def _load_transformers(spec: ModelSpec):
         import transformers
 
         cls = getattr(transformers, spec.arch or "")
-    if spec.bundled:
-        return cls.from_pretrained(spec.local_dir)
-    return cls.from_pretrained(spec.hub_id, trust_remote_code=False)
+    # One from_pretrained at a time: two at once can leave a model's tied weights (BLIP's output
+    # layer, Grounding DINO's box heads) on the meta device (seen in transformers 5.23).
+    with LOAD_LOCK:
+        if spec.bundled:
+            return cls.from_pretrained(spec.local_dir)
+        return cls.from_pretrained(spec.hub_id, trust_remote_code=False)
 
 
 def _load_visionlab(spec: ModelSpec):
