@@ -3,25 +3,11 @@ worker waits between steps), and typed text reaches the page as text, not as HTM
 
 import pytest
 
-from tests.system.test_browser import CHROMIUM, open_example
+from tests.system.test_browser import open_example, page  # noqa: F401 - page: the shared browser fixture
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def page(app_url):
-    if not CHROMIUM:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url, wait_until="load", timeout=120_000)
-        page.get_by_role("tab", name="Segment Anything").wait_for(timeout=120_000)
-        yield page
-        browser.close()
 
 
 def test_play_steps_through_nms_to_the_end_on_the_pages_timer(page, output_dir):
