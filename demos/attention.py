@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import (ATTENTION_TASKS, DEFAULT_MODELS, MODEL_CONCURRENCY, Number, Slider, answered_by,
+from demos.common import (ATTENTION_TASKS, MODEL_CONCURRENCY, Number, Slider, answered_by,
                           example_paths, image_input, model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.i18n import choices, error, say, tr
+from visionlab.models.defaults import default_for
 from visionlab import budget
 from visionlab.text import Text
 
@@ -163,7 +164,7 @@ def build() -> None:
             image = image_input(label=tr("Picture", "图片"), height=300)
             model = model_dropdown(ATTENTION_TASKS, tr("Model (a ViT for attention, a CNN for Grad-CAM)",
                                                        "模型（看注意力选 ViT，看 Grad-CAM 选卷积网络）"),
-                                   prefer=DEFAULT_MODELS["attention"])
+                                   prefer=default_for("attention"))
             view = gr.Radio(VIEW_CHOICES, value=DEFAULT_VIEW, label=tr("View", "视图"))
             with gr.Row():
                 layer = Slider(1, 12, value=12, step=1, label=tr("Layer", "层"))
@@ -177,7 +178,7 @@ def build() -> None:
                 alpha = Slider(0.1, 0.9, value=0.55, step=0.05, label=tr("Heatmap opacity", "热力图不透明度"))
                 cnn = model_dropdown("classification", tr("CNN for 'Rollout beside Grad-CAM'",
                                                           "“注意力展开与 Grad-CAM 并排”用的卷积网络"),
-                                     prefer=DEFAULT_MODELS["grad-cam"])
+                                     prefer=default_for("grad-cam"))
             run = gr.Button(tr("Show", "显示"), variant="primary")
             gr.Examples(example_paths(), inputs=[image], examples_per_page=12, label=tr("Examples", "示例"))
         with gr.Column(scale=7):

@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input,
+from demos.common import (MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input,
                           model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import say, tr
+from visionlab.models.defaults import default_for
 from visionlab import budget
 from visionlab.text import Text
 from visionlab.ops.images import upscale_nearest
@@ -94,7 +95,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
             image = image_input(label=tr("Picture", "图片"), height=320)
-            model = model_dropdown("classification", tr("Model", "模型"), prefer=DEFAULT_MODELS["classification"])
+            model = model_dropdown("classification", tr("Model", "模型"), prefer=default_for("classification"))
             top_k = Slider(1, 10, value=5, step=1, label=tr("Top-k: how many classes to show", "Top-k：显示几个类别"))
             compare = gr.Checkbox(label=tr("Compare with a second model side by side", "和第二个模型并排比较"), value=False)
             model_b = model_dropdown("classification", tr("Second model", "第二个模型"), prefer="vit-base-16",

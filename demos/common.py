@@ -11,6 +11,7 @@ import gradio as gr
 
 from demos import fair_queue, presenter
 from demos.i18n import error, say, tr
+from visionlab.models.defaults import default_for
 from visionlab.errors import VisionLabError
 from visionlab.markdown import escape_html
 from visionlab.ops import style as drawing
@@ -24,9 +25,6 @@ EXAMPLES_DIR = ROOT / "examples"
 NOTES_DIR = Path(__file__).resolve().parent / "notes"
 MODEL_CONCURRENCY = "model"  # one concurrency id for every listener that runs a model
 fair_queue.install(MODEL_CONCURRENCY)  # one page cannot hold more than its share of the queue
-# Each tab's default when online; offline, the bundled stand-in of that model.
-DEFAULT_MODELS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam": "resnet50",
-                  "detection": "owlv2-base", "zero-shot": "clip-vit-b32", "masked-mae": "mae-vit-base"}
 ATTENTION_TASKS = ("attention", "classification")  # the attention tab offers every timm model
 
 
@@ -206,11 +204,11 @@ def example_paths(kinds: tuple[str, ...] = ("photos", "shapes")) -> list[str]:
 
 def default_model_keys() -> list[str]:
     """The model each tab's dropdown starts on (what `--preload` warms)."""
-    return [model_choices("classification", DEFAULT_MODELS["classification"])[1],
-            model_choices(ATTENTION_TASKS, DEFAULT_MODELS["attention"])[1],
-            model_choices("zero-shot", DEFAULT_MODELS["zero-shot"])[1],
-            model_choices("masked-mae", DEFAULT_MODELS["masked-mae"])[1],
-            model_choices("detection", DEFAULT_MODELS["detection"])[1]]
+    return [model_choices("classification", default_for("classification"))[1],
+            model_choices(ATTENTION_TASKS, default_for("attention"))[1],
+            model_choices("zero-shot", default_for("zero-shot"))[1],
+            model_choices("masked-mae", default_for("masked-mae"))[1],
+            model_choices("detection", default_for("detection"))[1]]
 
 
 def skip_without_image(fn: Callable, n_outputs: int) -> Callable:

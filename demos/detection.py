@@ -7,11 +7,12 @@ import math
 import gradio as gr
 import numpy as np
 
-from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input,
+from demos.common import (MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input,
                           model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import choices, error, say, tr
+from visionlab.models.defaults import default_for
 from visionlab import budget
 from visionlab.markdown import escape_html
 from visionlab.ops.box_drawing import anchors_picture, iou_picture
@@ -255,7 +256,7 @@ def build() -> dict:
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
             image = image_input(label=tr("Picture", "图片"), height=300)
-            model = model_dropdown("detection", tr("Detector", "检测器"), prefer=DEFAULT_MODELS["detection"])
+            model = model_dropdown("detection", tr("Detector", "检测器"), prefer=default_for("detection"))
             queries = gr.Textbox(DEFAULT_QUERIES, label=tr("What to look for (open-vocabulary detectors; commas)",
                                                            "要找什么（开放词汇检测器；用逗号分隔）"),
                                  max_lines=3, **queries_settings(model.value))

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import (DEFAULT_MODELS, MODEL_CONCURRENCY, answered_by, example_paths, image_input,
+from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, image_input,
                           model_choices, model_dropdown, note_panel, skip_without_image, handler, warn)
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
 from demos.i18n import choices, say, tr
+from visionlab.models.defaults import default_for
 from visionlab.markdown import escape
 from visionlab.ops.images import upscale_nearest
 from visionlab.text import Text
@@ -196,13 +197,13 @@ def follow_model(model: str, preset: str):
 
 
 def build() -> None:
-    _, start = model_choices("zero-shot", DEFAULT_MODELS["zero-shot"])
+    _, start = model_choices("zero-shot", default_for("zero-shot"))
     first = defaults(start)
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
             image = image_input(label=tr("Picture", "图片"), height=280)
             model = model_dropdown("zero-shot", tr("Model (two encoders: picture and text)", "模型（两个编码器：图像和文本）"),
-                                   prefer=DEFAULT_MODELS["zero-shot"])
+                                   prefer=default_for("zero-shot"))
             labels = gr.Textbox(first.labels, lines=3, max_lines=12,
                                 label=tr("Labels: any words, separated by commas or new lines",
                                          "标签：任意词语，用逗号或换行分隔"))

@@ -30,6 +30,11 @@ def set_device(name: str | None) -> None:
         _requested, _device = name, None
 
 
+def requested_device() -> str | None:
+    """The device asked for (the --device flag, else env VISIONLAB_DEVICE), or None."""
+    return _requested or os.environ.get("VISIONLAB_DEVICE") or None
+
+
 def get_device() -> "torch.device":
     """The process-wide device: the one asked for (flag, then env VISIONLAB_DEVICE), else
     cuda, then mps, then cpu. Chosen once."""
@@ -38,6 +43,6 @@ def get_device() -> "torch.device":
         if _device is None:
             import torch
 
-            name = _requested or os.environ.get("VISIONLAB_DEVICE")
+            name = requested_device()
             _device = torch.device(name) if name else _best_available()
         return _device

@@ -1,0 +1,73 @@
+"""What a model's slow step costs on this machine, said before the student waits for it.
+
+Two sources, the second replacing the first as soon as it exists:
+- PRIORS: seconds measured by `python -m bench.real_size` for (model, step) on a kind of device
+  ("cpu": 2 threads, as on a free CPU Space; "gpu");
+- what this server measured: `record` after each run of the step keeps a running average.
+
+    record("owlvit-base-32", "detect", 0.71)
+    expected_wait("owlvit-base-32", "detect")   # Text: "about 0.7 s on this CPU (measured here)"
+
+Steps: "detect" (a detector on a new picture), "encode" (Segment Anything's image encoder on
+a new picture). Seconds are wall time of the model call, not counting the page's round trip.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from visionlab.models.defaults import device_class
+from visionlab.text import Text
+
+# (model, step, device class) -> seconds, from the real-size harness (random weights of the real
+# architecture, 2 CPU threads, a quiet machine; a busy one takes about twice as long).
+PRIORS: dict[tuple[str, str, str], float] = {
+    ("owlvit-base-32", "detect", "cpu"): 0.7,
+    ("owlv2-base", "detect", "cpu"): 6.0,
+    ("grounding-dino-tiny", "detect", "cpu"): 4.0,
+    ("sam-vit-b", "encode", "cpu"): 9.5,
+    ("sam-vit-l", "encode", "cpu"): 25.0,
+    ("sam-vit-h", "encode", "cpu"): 45.0,
+}
+SMOOTHING = 0.5           # weight of the newest measurement in the running average
+
+_lock = threading.Lock()
+_measured: dict[tuple[str, str], float] = {}
+
+
+def record(model: str, step: str, seconds: float) -> None:
+    """Note what one run of `step` by `model` took on this server (seconds)."""
+    if not seconds >= 0:      # NaN or negative: nothing to learn
+        return
+    with _lock:
+        old = _measured.get((model, step))
+        _measured[(model, step)] = seconds if old is None else SMOOTHING * seconds + (1 - SMOOTHING) * old
+
+
+def expected_seconds(model: str, step: str) -> tuple[float, bool] | None:
+    """(seconds, measured here?) for `step` by `model`: this server's running average if it has
+    run the step, else the prior for this kind of device, else None (nothing honest to say)."""
+    with _lock:
+        seen = _measured.get((model, step))
+    if seen is not None:
+        return seen, True
+    prior = PRIORS.get((model, step, device_class()))
+    return (prior, False) if prior is not None else None
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.1f}" if s < 10 else f"{s:.0f}"
+
+
+def expected_wait(model: str, step: str) -> Text | None:
+    """"about N s on this CPU (measured here)" / "about N s on a 2-core CPU", or None."""
+    found = expected_seconds(model, step)
+    if found is None:
+        return None
+    seconds, here = found
+    gpu = device_class() == "gpu"
+    if here:
+        return Text(f"about {_seconds(seconds)} s on this {'GPU' if gpu else 'CPU'} (measured here)",
+                    f"在这台机器的 {'GPU' if gpu else 'CPU'} 上约 {_seconds(seconds)} 秒（本机实测）")
+    return Text(f"about {_seconds(seconds)} s on a {'GPU' if gpu else '2-core CPU'}",
+                f"在{'GPU' if gpu else '双核 CPU'}上约 {_seconds(seconds)} 秒")
