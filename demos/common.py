@@ -203,16 +203,16 @@ def example_paths(kinds: tuple[str, ...] = ("photos", "shapes")) -> list[str]:
 
 
 def default_model_keys() -> list[str]:
-    """The model each tab's dropdown starts on (what `--preload` warms)."""
-    return [model_choices("classification", default_for("classification"))[1],
-            model_choices(ATTENTION_TASKS, default_for("attention"))[1],
-            model_choices("zero-shot", default_for("zero-shot"))[1],
-            model_choices("masked-mae", default_for("masked-mae"))[1],
-            model_choices("detection", default_for("detection"))[1]]
+    """The model each tab's dropdown starts on (what `--preload` and the warm-up load; Segment
+    Anything's is loaded apart, see demos/startup.py)."""
+    tasks = {"classification": "classification", "attention": ATTENTION_TASKS, "zero-shot": "zero-shot",
+             "masked-mae": "masked-mae", "detection": "detection", "caption": "caption", "vqa": "vqa", "itm": "itm"}
+    return [model_choices(task, default_for(name))[1] for name, task in tasks.items()]
 
 
 def skip_without_image(fn: Callable, n_outputs: int) -> Callable:
     """Wrap a handler so that it leaves its outputs alone while no picture is loaded."""
+    @functools.wraps(fn)  # gradio reads fn's signature (a progress parameter is passed by position)
     def wrapped(image, *args):
         return (gr.skip(),) * n_outputs if image is None else fn(image, *args)
     return wrapped

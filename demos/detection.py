@@ -52,10 +52,28 @@ def _mode(name: str) -> str:
 
 
 def run_detector(image: str | None, model: str, queries: str):
-    """The model's raw candidates for `image` (a RawDetections; kept in the session's state)."""
+    """The model's raw candidates for `image` (a RawDetections; kept in the session's state).
+    What it cost is noted for the tab's expected-wait sentence (`cost_note`)."""
+    from visionlab.models.costs import record
     from visionlab.pipelines.detection import detect
 
-    return detect(image, model, queries)
+    raw = detect(image, model, queries)
+    record(raw.model, "detect", (raw.timings.preprocess_ms + raw.timings.forward_ms) / 1e3)
+    return raw
+
+
+def cost_note(model: str) -> Text | str:
+    """What a new picture costs with `model` on this device, and why it is the default here."""
+    from visionlab.models import REGISTRY
+    from visionlab.models.costs import new_picture_note
+    from visionlab.models.defaults import default_reason
+
+    if not isinstance(model, str) or model not in REGISTRY:
+        return ""
+    parts = [p for p in (new_picture_note(model, "detect"), default_reason("detection", model)) if p]
+    if not parts:
+        return ""
+    return parts[0] + Text(" ", "") + parts[1] if len(parts) > 1 else parts[0]
 
 
 def takes_text(model: str) -> bool:
@@ -119,6 +137,20 @@ def detect_endpoint(image: str | None, model: str = "shapes-detector-tiny", quer
     kept = cleaned(raw, score, iou, mode)
     picture, text = after_nms(raw, kept, score, iou)
     return picture, kept.as_json(raw), text, raw
+
+
+def detect_with_progress(image: str | None, model: str = "shapes-detector-tiny", queries: str = DEFAULT_QUERIES,
+                         score: float = 0.3, iou: float = 0.5, mode: str = DEFAULT_MODE, progress=gr.Progress()):
+    """`detect_endpoint` with a progress line saying which detector runs and what it should cost."""
+    from visionlab.models import REGISTRY, get_spec
+    from visionlab.models.costs import expected_wait
+
+    known = isinstance(model, str) and model in REGISTRY
+    wait = expected_wait(model, "detect") if known else None
+    title = get_spec(model).title if known else str(model)
+    progress(None, desc=say(Text(f"Running {title} on the picture", f"正在用 {title} 检测图片") +
+                            (Text(f" ({wait.en})", f"（{wait.zh}）") if wait else "")))
+    return detect_endpoint(image, model, queries, score, iou, mode)
 
 
 def views(raw, score: float, iou: float, mode: str):
@@ -257,6 +289,8 @@ def build() -> dict:
         with gr.Column(scale=4, min_width=320):
             image = image_input(label=tr("Picture", "图片"), height=300)
             model = model_dropdown("detection", tr("Detector", "检测器"), prefer=default_for("detection"))
+            first_cost = cost_note(model.value)
+            cost = gr.Markdown(tr(first_cost.en, first_cost.zh) if isinstance(first_cost, Text) else "")
             queries = gr.Textbox(DEFAULT_QUERIES, label=tr("What to look for (open-vocabulary detectors; commas)",
                                                            "要找什么（开放词汇检测器；用逗号分隔）"),
                                  max_lines=3, **queries_settings(model.value))
@@ -331,13 +365,16 @@ def build() -> dict:
     knobs = [raw, score, iou, mode]
     shown_step = [step_picture, step_caption, step_table]
     view_outputs = [before, before_caption, after, after_caption, table, boxes_json, step, *shown_step, timer]
-    main = dict(fn=handler(detect_endpoint), inputs=[image, model, queries, score, iou, mode],
+    main = dict(fn=handler(detect_with_progress), inputs=[image, model, queries, score, iou, mode],
                 outputs=[after, boxes_json, after_caption, raw], concurrency_id=MODEL_CONCURRENCY)
     redraw = dict(fn=handler(views), inputs=knobs, outputs=view_outputs, api_visibility="private",
                   concurrency_limit=None)
-    run.click(**main, api_name="detect").success(**redraw)
-    auto = {**main, "fn": handler(skip_without_image(detect_endpoint, 4)), "api_visibility": "private"}
-    gr.on([image.change, model.input, queries.submit], **auto).success(**redraw)
+    show_cost = dict(fn=handler(cost_note), inputs=model, outputs=cost, api_visibility="private", queue=False,
+                     show_progress="hidden")
+    run.click(**main, api_name="detect").success(**redraw).success(**show_cost)
+    auto = {**main, "fn": handler(skip_without_image(detect_with_progress, 4)), "api_visibility": "private"}
+    gr.on([image.change, model.input, queries.submit], **auto).success(**redraw).success(**show_cost)
+    model.change(**show_cost)
     gr.on([score.change, iou.change, mode.input], **redraw)
     model.change(lambda m: gr.Textbox(**queries_settings(m)), model, queries, api_visibility="private")
     # The player: every event answers at once (no worker thread waits between steps), under one

@@ -56,7 +56,7 @@ def expected_seconds(model: str, step: str) -> tuple[float, bool] | None:
 
 
 def _seconds(s: float) -> str:
-    return f"{s:.1f}" if s < 10 else f"{s:.0f}"
+    return f"{s:.2g}" if s < 1 else f"{s:.1f}" if s < 10 else f"{s:.0f}"
 
 
 def expected_wait(model: str, step: str) -> Text | None:
@@ -70,4 +70,17 @@ def expected_wait(model: str, step: str) -> Text | None:
         return Text(f"about {_seconds(seconds)} s on this {'GPU' if gpu else 'CPU'} (measured here)",
                     f"在这台机器的 {'GPU' if gpu else 'CPU'} 上约 {_seconds(seconds)} 秒（本机实测）")
     return Text(f"about {_seconds(seconds)} s on a {'GPU' if gpu else '2-core CPU'}",
-                f"在{'GPU' if gpu else '双核 CPU'}上约 {_seconds(seconds)} 秒")
+                f"在{'GPU' if gpu else '双核 CPU'} 上约 {_seconds(seconds)} 秒")
+
+
+NEW_PICTURE = {"detect": Text("the detector", "检测器"), "encode": Text("the image encoder", "图像编码器")}
+
+
+def new_picture_note(model: str, step: str) -> Text | None:
+    """One sentence for the tab, said before the student waits: "A new picture: about 0.7 s on a
+    2-core CPU (the detector)." None when nothing honest can be said yet."""
+    wait = expected_wait(model, step)
+    if wait is None:
+        return None
+    what = NEW_PICTURE.get(step, Text(step, step))
+    return Text("⏱ A new picture: ", "⏱ 一张新图片：") + wait + Text(" (", "（") + what + Text(").", "）。")

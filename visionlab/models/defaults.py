@@ -14,15 +14,32 @@ import os
 import platform
 import sys
 
+from visionlab.text import Text
+
 # The same model on every device.
 DEFAULTS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam": "resnet50",
-            "zero-shot": "clip-vit-b32", "masked-mae": "mae-vit-base"}
+            "zero-shot": "clip-vit-b32", "masked-mae": "mae-vit-base",
+            "caption": "blip-caption-base", "vqa": "blip-vqa-base", "itm": "blip-itm-base-coco"}
 
 # task -> {"cpu": key, "gpu": key}. Why, with the figures measured by bench/real_size.py on 2 CPU
 # threads: OWLv2 at 960 px takes ~5.6 s a picture there, OWL-ViT B/32 at 768 px ~0.6 s.
 BY_DEVICE = {
     "detection": {"cpu": "owlvit-base-32", "gpu": "owlv2-base"},
     "segmentation": {"cpu": "sam-vit-b", "gpu": "sam-vit-b"},
+}
+
+
+# task -> {device class: why that default}, shown in the tab under its model list.
+REASONS = {
+    "detection": {
+        "cpu": Text("On a CPU VisionLab starts on OWL-ViT B/32: about ten times faster than OWLv2 at 960 px, "
+                    "which sees small objects better and is the default when there is a GPU.",
+                    "在 CPU 上 VisionLab 默认用 OWL-ViT B/32：它比 960 像素的 OWLv2 快约十倍；OWLv2 更擅长找小物体，"
+                    "有 GPU 时默认用它。"),
+        "gpu": Text("With a GPU VisionLab starts on OWLv2 (960 px), which sees small objects better; on a CPU it "
+                    "starts on the ten times faster OWL-ViT B/32.",
+                    "有 GPU 时 VisionLab 默认用 OWLv2（960 像素），它更擅长找小物体；在 CPU 上默认用快约十倍的 OWL-ViT B/32。"),
+    },
 }
 
 
@@ -51,3 +68,11 @@ def default_for(task: str) -> str:
     if task in BY_DEVICE:
         return BY_DEVICE[task][device_class()]
     return DEFAULTS[task]
+
+
+def default_reason(task: str, model: str) -> Text | None:
+    """Why `model` is the tab's default on this kind of device, or None when it is not the default
+    (or the tab's default is the same everywhere)."""
+    if task not in BY_DEVICE or model != default_for(task):
+        return None
+    return REASONS.get(task, {}).get(device_class())
