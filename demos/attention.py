@@ -7,6 +7,7 @@ import gradio as gr
 from demos.common import (ATTENTION_TASKS, MODEL_CONCURRENCY, Number, Slider, answered_by,
                           example_paths, image_input, model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
+from demos.progress import with_progress
 from demos.i18n import choices, error, say, tr
 from visionlab.models.defaults import default_for
 from visionlab import budget
@@ -192,7 +193,7 @@ def build() -> None:
             patch_no = Number(value=0, precision=0, visible=False)
     note_panel("attention")
 
-    main = dict(fn=handler(run_attention), outputs=[picture, caption], concurrency_id=MODEL_CONCURRENCY,
+    main = dict(fn=handler(with_progress(run_attention)), outputs=[picture, caption], concurrency_id=MODEL_CONCURRENCY,
                 inputs=[image, model, view, layer, head, fusion, discard, keep, cnn, alpha])
     show_grid = dict(fn=handler(patch_grid_or_note), inputs=[image, model],
                      outputs=[grid, grid_caption], concurrency_id=MODEL_CONCURRENCY, api_visibility="private")

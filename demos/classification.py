@@ -9,6 +9,7 @@ import gradio as gr
 from demos.common import (MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input,
                           model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
+from demos.progress import with_progress
 from demos.figures import png_button
 from demos.i18n import say, tr
 from visionlab.models.defaults import default_for
@@ -64,7 +65,7 @@ def run_classify(image: str | None, model: str, top_k: int = 5):
             answered_by(result.card.key, result.card.device, result.latency_ms, result.notice))
 
 
-classify_endpoint = handler(run_classify)
+classify_endpoint = handler(with_progress(run_classify))
 
 
 @handler

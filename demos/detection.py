@@ -11,6 +11,7 @@ from demos.common import (MODEL_CONCURRENCY, Slider, answered_by, example_paths,
                           model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
 from demos.figures import png_button
+from demos.progress import with_progress
 from demos.i18n import choices, error, say, tr
 from visionlab.models.defaults import default_for
 from visionlab import budget
@@ -139,26 +140,12 @@ def detect_endpoint(image: str | None, model: str = "shapes-detector-tiny", quer
     return picture, kept.as_json(raw), text, raw
 
 
-def detect_with_progress(image: str | None, model: str = "shapes-detector-tiny", queries: str = DEFAULT_QUERIES,
-                         score: float = 0.3, iou: float = 0.5, mode: str = DEFAULT_MODE, progress=gr.Progress()):
-    """`detect_endpoint` with a progress line saying which detector runs and what it should cost."""
-    from visionlab.models import REGISTRY, get_spec
-    from visionlab.models.costs import expected_wait
-
-    known = isinstance(model, str) and model in REGISTRY
-    wait = expected_wait(model, "detect") if known else None
-    title = get_spec(model).title if known else str(model)
-    progress(None, desc=say(Text(f"Running {title} on the picture", f"正在用 {title} 检测图片") +
-                            (Text(f" ({wait.en})", f"（{wait.zh}）") if wait else "")))
-    return detect_endpoint(image, model, queries, score, iou, mode)
-
-
 def views(raw, score: float, iou: float, mode: str):
     """Everything drawn from the raw candidates (no model): before, after, table, JSON, step 0."""
     from visionlab.pipelines.detection_views import candidates_picture
 
     if raw is None:
-        return (gr.skip(),) * 12
+        return (gr.skip(),) * 11
     kept = cleaned(raw, score, iou, mode)
     before, before_caption = candidates_picture(raw, kept)
     after, text = after_nms(raw, kept, score, iou)
@@ -365,14 +352,15 @@ def build() -> dict:
     knobs = [raw, score, iou, mode]
     shown_step = [step_picture, step_caption, step_table]
     view_outputs = [before, before_caption, after, after_caption, table, boxes_json, step, *shown_step, timer]
-    main = dict(fn=handler(detect_with_progress), inputs=[image, model, queries, score, iou, mode],
+    detect = with_progress(detect_endpoint, step="detect")
+    main = dict(fn=handler(detect), inputs=[image, model, queries, score, iou, mode],
                 outputs=[after, boxes_json, after_caption, raw], concurrency_id=MODEL_CONCURRENCY)
     redraw = dict(fn=handler(views), inputs=knobs, outputs=view_outputs, api_visibility="private",
                   concurrency_limit=None)
     show_cost = dict(fn=handler(cost_note), inputs=model, outputs=cost, api_visibility="private", queue=False,
                      show_progress="hidden")
     run.click(**main, api_name="detect").success(**redraw).success(**show_cost)
-    auto = {**main, "fn": handler(skip_without_image(detect_with_progress, 4)), "api_visibility": "private"}
+    auto = {**main, "fn": handler(skip_without_image(detect, 4)), "api_visibility": "private"}
     gr.on([image.change, model.input, queries.submit], **auto).success(**redraw).success(**show_cost)
     model.change(**show_cost)
     gr.on([score.change, iou.change, mode.input], **redraw)

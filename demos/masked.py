@@ -13,6 +13,7 @@ from gradio.components.base import server
 from demos.common import (MODEL_CONCURRENCY, Slider, answered_by, example_paths, image_input, model_choices,
                           model_dropdown, note_panel, skip_without_image, handler)
 from demos.example_cache import cached_for_examples
+from demos.progress import with_progress
 from demos.i18n import choices, error, say, tr
 from visionlab import budget
 from visionlab.errors import VisionLabError
@@ -153,6 +154,12 @@ def losses(results: list[Reconstruction]) -> dict[str, Any]:
                        "model_key": r.model} for r in results}
 
 
+def masked_models(values: list) -> list:
+    """The registry keys `run_reconstruct` will use for its arguments (method, MAE, SimMIM models)."""
+    method, mae, simmim = (list(values[1:4]) + [None] * 3)[:3]
+    return {"MAE": [mae], "SimMIM": [simmim]}.get(method, [mae, simmim])
+
+
 @cached_for_examples
 def run_reconstruct(image: str | None, method: str = "MAE", mae_model: str = "shapes-mae-tiny",
                     simmim_model: str = "shapes-simmim-tiny", ratio: float = 0.75, mask_patch: int = 8,
@@ -264,7 +271,8 @@ def build() -> None:
 
     inputs = [image, method, mae_model, simmim_model, ratio, mask_patch, seed, mask_source, brush]
     outputs = [*outputs_a, *outputs_b, loss_json]
-    main = dict(fn=handler(run_reconstruct), inputs=inputs, outputs=outputs, concurrency_id=MODEL_CONCURRENCY)
+    main = dict(fn=handler(with_progress(run_reconstruct, models=masked_models)), inputs=inputs, outputs=outputs,
+                concurrency_id=MODEL_CONCURRENCY)
     run.click(**main, api_name="reconstruct")
     auto = {**main, "fn": handler(skip_without_image(run_reconstruct, len(outputs))), "api_visibility": "private",
             "trigger_mode": "always_last"}

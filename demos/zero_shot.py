@@ -10,6 +10,7 @@ import gradio as gr
 from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, image_input,
                           model_choices, model_dropdown, note_panel, skip_without_image, handler, warn)
 from demos.example_cache import cached_for_examples
+from demos.progress import with_progress
 from demos.figures import png_button
 from demos.i18n import choices, say, tr
 from visionlab.models.defaults import default_for
@@ -127,7 +128,7 @@ def sentences_cell(sentences: tuple[str, ...]) -> str:
     return " | ".join(sentences[:3]) + more
 
 
-zero_shot_endpoint = handler(run_zero_shot)
+zero_shot_endpoint = handler(with_progress(run_zero_shot, models=2))
 
 
 def _gallery_files(gallery) -> list[str]:

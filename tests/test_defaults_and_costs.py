@@ -73,14 +73,14 @@ def test_nothing_is_said_without_a_prior_or_a_measurement(gpu):
     assert costs.expected_wait("owlv2-base", "detect") is None
     costs.record("owlv2-base", "detect", 0.05)
     assert costs.new_picture_note("owlv2-base", "detect").en == (
-        "⏱ A new picture: about 0.05 s on this GPU (measured here) (the detector).")
+        "A new picture takes the detector about 0.05 s on this GPU (measured here).")
 
 
 def test_detection_tab_says_cost_and_reason_in_both_languages(cpu):
     from demos.detection import cost_note
 
     note = cost_note("owlvit-base-32")
-    assert note.en.startswith("⏱ A new picture: about 0.7 s on a 2-core CPU (the detector). On a CPU VisionLab")
+    assert note.en.startswith("A new picture takes the detector about 0.7 s on a 2-core CPU. On a CPU VisionLab")
     assert "双核 CPU 上约 0.7 秒" in note.zh and "OWL-ViT B/32" in note.zh
     assert cost_note("shapes-detector-tiny") == ""        # bundled: nothing measured yet, nothing said
     assert cost_note("<b>not a model</b>") == ""

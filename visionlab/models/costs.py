@@ -77,10 +77,10 @@ NEW_PICTURE = {"detect": Text("the detector", "检测器"), "encode": Text("the 
 
 
 def new_picture_note(model: str, step: str) -> Text | None:
-    """One sentence for the tab, said before the student waits: "A new picture: about 0.7 s on a
-    2-core CPU (the detector)." None when nothing honest can be said yet."""
+    """One sentence for the tab, said before the student waits: "A new picture takes the detector
+    about 0.7 s on a 2-core CPU." None when nothing honest can be said yet."""
     wait = expected_wait(model, step)
     if wait is None:
         return None
     what = NEW_PICTURE.get(step, Text(step, step))
-    return Text("⏱ A new picture: ", "⏱ 一张新图片：") + wait + Text(" (", "（") + what + Text(").", "）。")
+    return Text(f"A new picture takes {what.en} ", f"{what.zh}处理一张新图片：") + wait + Text(".", "。")
