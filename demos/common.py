@@ -140,7 +140,10 @@ def model_choices(task: str | tuple[str, ...], prefer: str | None = None) -> tup
 
     Online, hub models come first and `prefer` is the default. Offline, the bundled models
     come first and are the default; hub models stay listed (they work if already downloaded).
+    On ZeroGPU only the models the Space loaded at start are listed.
     """
+    from visionlab.models.loader import offered_keys
+
     online = hub_status().online
     bundled, hub = specs_for(task, bundled=True), specs_for(task, bundled=False)
     if online:
@@ -149,6 +152,11 @@ def model_choices(task: str | tuple[str, ...], prefer: str | None = None) -> tup
         choices = [(s.title, s.key) for s in bundled] + [(s.title + tr(" (offline: needs a download)", "（离线：需要下载）"),
                                                           s.key) for s in hub]
     usable = [s.key for s in (hub + bundled if online else bundled)]
+    offered = offered_keys()
+    if offered is not None and any(key in offered for _, key in choices):
+        # ZeroGPU: only the models loaded when the Space started can answer; list only those.
+        choices = [(label, key) for label, key in choices if key in offered]
+        usable = [key for _, key in choices]
     if prefer not in usable and prefer in REGISTRY:
         prefer = REGISTRY[prefer].fallback  # offline: the preferred model's bundled stand-in
     return choices, prefer if prefer in usable else usable[0]

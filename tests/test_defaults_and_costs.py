@@ -84,3 +84,17 @@ def test_detection_tab_says_cost_and_reason_in_both_languages(cpu):
     assert "双核 CPU 上约 0.7 秒" in note.zh and "OWL-ViT B/32" in note.zh
     assert cost_note("shapes-detector-tiny") == ""        # bundled: nothing measured yet, nothing said
     assert cost_note("<b>not a model</b>") == ""
+
+
+def test_on_zero_gpu_the_lists_hold_only_the_models_loaded_at_start(monkeypatch):
+    from demos.common import model_choices
+    from visionlab.models import loader
+
+    monkeypatch.setattr(loader, "_offered", {"resnet50": None, "shapes-resnet-tiny": None, "owlvit-base-32": None})
+    choices, default = model_choices("classification", "resnet50")
+    assert [key for _, key in choices] in (["resnet50", "shapes-resnet-tiny"], ["shapes-resnet-tiny", "resnet50"])
+    assert default in ("resnet50", "shapes-resnet-tiny")   # the hub model online, its stand-in offline
+    choices, default = model_choices("detection", "owlv2-base")
+    assert [key for _, key in choices] == ["owlvit-base-32"] and default == "owlvit-base-32"
+    monkeypatch.setattr(loader, "_offered", None)        # off ZeroGPU: every model is listed
+    assert len(model_choices("detection", "owlv2-base")[0]) == 4
