@@ -79,11 +79,15 @@ def main(argv: list[str] | None = None) -> None:
         startup.warm_examples()
     demo = build_app()
     demo.queue(default_concurrency_limit=2, max_size=64)
+    from starlette.middleware import Middleware
+
+    from demos.body_limit import BodyLimit
     from demos.i18n import I18N
     from demos.presenter import CSS as PRESENTER_CSS
 
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS + PRESENTER_CSS,
-                max_file_size="10mb", allowed_paths=[str(EXAMPLES_DIR)], i18n=I18N, prevent_thread_lock=True)
+                max_file_size="10mb", allowed_paths=[str(EXAMPLES_DIR)], i18n=I18N, prevent_thread_lock=True,
+                app_kwargs={"middleware": [Middleware(BodyLimit)]})
     if not (on_zero_gpu() or args.preload):
         # Lazy loading: warm the defaults once the page is served, so the warm-up does not slow
         # the start (2 cores); a request that comes first waits only for what is left.

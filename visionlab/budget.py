@@ -25,6 +25,7 @@ from visionlab.errors import VisionLabError
 from visionlab.text import Text
 
 # ---- text ---------------------------------------------------------------------------------
+MAX_BODY_BYTES = 2 << 20    # a request's body, uploads aside (their cap is 10 MB, in app.py)
 MAX_TEXT_CHARS = 20_000    # one text box: labels, templates, captions, a query, queries, a prompt
 MAX_LINE_CHARS = 300       # one label, template, caption or query (CLIP reads 77 tokens at most)
 MAX_LABELS = 500           # zero-shot labels in one request

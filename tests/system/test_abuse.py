@@ -334,15 +334,34 @@ def test_8_a_lone_brace_in_a_template_is_just_text(client):
     assert {row[2] for row in table["data"]} == {"a { photo of star", "a { photo of ring"}
 
 
-def test_9_a_data_url_in_the_file_payload_is_refused(app_url, app_server, tmp_path):
-    """Before: a 13 MB PNG sent as a data: URL (past the 10 MB upload cap) was classified."""
+def test_9_a_data_url_in_the_file_payload_is_refused(app_url, tmp_path):
+    """Before: a PNG sent as a data: URL got past the upload cap and was classified."""
+    noise = tmp_path / "noise.png"
+    Image.frombytes("RGB", (300, 300), np.random.default_rng(0).bytes(300 * 300 * 3)).save(noise, compress_level=0)
+    url = "data:image/png;base64," + base64.b64encode(noise.read_bytes()).decode()
+    out = Page(app_url).call("classify", [{"path": None, "url": url, "meta": {"_type": "gradio.FileData"}},
+                                          "shapes-resnet-tiny", 3])
+    assert "data: URL inside the request is not accepted" in (out.get("error") or ""), out
+
+
+def test_9_a_huge_body_is_refused_before_it_is_parsed(app_url, app_server, client, tmp_path):
+    """Before: a 13 MB request body (a data: URL past the 10 MB upload cap) was parsed whole,
+    +145 MB, before its refusal. Now the body cap answers 413 first, and the server serves on."""
     noise = tmp_path / "noise.png"
     Image.frombytes("RGB", (2000, 2200), np.random.default_rng(0).bytes(2000 * 2200 * 3)).save(noise, compress_level=0)
     url = "data:image/png;base64," + base64.b64encode(noise.read_bytes()).decode()
     assert len(url) > 13_000_000
-    out = Page(app_url).call("classify", [{"path": None, "url": url, "meta": {"_type": "gradio.FileData"}},
-                                          "shapes-resnet-tiny", 3])
-    assert "data: URL inside the request is not accepted" in (out.get("error") or ""), out
+    with PeakMemory(app_server[1].pid) as peak:
+        out, seconds = timed(lambda: Page(app_url).call(
+            "classify", [{"path": None, "url": url, "meta": {"_type": "gradio.FileData"}}, "shapes-resnet-tiny", 3]))
+    assert out["status"] == 413 and "larger than VisionLab accepts (2 MB)" in out["error"], out
+    assert peak.growth < 60, f"the server grew by {peak.growth:.0f} MiB reading a refused body"
+    chunked = (bytes(1 << 20) for _ in range(4))          # no Content-Length: counted as it streams
+    r = httpx.post(app_url + "gradio_api/queue/join", content=chunked, headers={"content-type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert client.predict(handle_file(str(EXAMPLES_DIR / "shapes" / "red-circle.png")), "shapes-resnet-tiny", 3,
+                          api_name="/classify")[0]["label"] == "circle"
+    print(f"13 MB body refused in {seconds:.2f} s, server +{peak.growth:.0f} MiB")
 
 
 def test_10_typed_text_reaches_the_page_as_text(client):
