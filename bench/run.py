@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.blip import bundled_bench as blip_bench
 from bench.detection import detect_bench, nms_bench
 from bench.load import load_bench, memory_bench
 from bench.masked import masked_bench
@@ -214,6 +215,7 @@ def main() -> None:
     rows.update(zero_shot_bench(args.calls))
     rows.update(masked_bench(args.calls))
     rows.update(click_bench(args.repeats, str(PHOTO)))
+    rows.update({f"blip_{k}": v for k, v in blip_bench(args.calls).items()})  # Ask the picture vs raw generate
     rows.update(served(args.repeats, min(args.calls, 10)))
     width = max(map(len, rows))
     print(f"{'figure':<{width}}  {'value':>10}  target")
