@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from visionlab.ops.masking import block_mask, mean_colour_fill, masked_loss, pixel_mask, random_masking
+from visionlab.ops.masking import block_mask, count_hidden_simmim, mean_colour_fill, masked_loss, pixel_mask, random_masking
 from visionlab.toy.shapes import make_scene, make_single
 from visionlab.toy.tasks import augment, to_model_input
 
@@ -177,7 +177,7 @@ class SimMIMTask(_MaskedTask):
         g = self.size // p
         cell = self._cell(p)
         c = g // cell
-        n_hidden = int(round(self.masking["ratio"] * c * c))
+        n_hidden = count_hidden_simmim(c * c, self.masking["ratio"])                  # ceil, as SimMIM counts
         noise = torch.rand(B, c * c)                                                 # [B, c*c]
         coarse = torch.zeros(B, c * c, dtype=torch.bool)
         coarse.scatter_(1, noise.argsort(1)[:, :n_hidden], True)                     # [B, c*c] hide n cells
