@@ -19,15 +19,17 @@ import threading
 from visionlab.models.defaults import device_class
 from visionlab.text import Text
 
-# (model, step, device class) -> seconds, from the real-size harness (random weights of the real
-# architecture, 2 CPU threads, a quiet machine; a busy one takes about twice as long).
+# (model, step, device class) -> seconds of the model call (preparing the picture + forward), with
+# random weights of the real architecture on 2 CPU threads of a quiet machine (a busy one takes
+# two to four times as long). OWL-ViT, OWLv2 and SAM ViT-B: measured forward times (STACK.md's
+# table); Grounding DINO T: 1.55 x OWLv2, its ratio to OWLv2 in one run of `python -m bench.real_size`
+# (24.6 s against 15.8 s on a busy machine). No GPU was measured for VisionLab: there, nothing is
+# said until this server has measured it.
 PRIORS: dict[tuple[str, str, str], float] = {
     ("owlvit-base-32", "detect", "cpu"): 0.7,
     ("owlv2-base", "detect", "cpu"): 6.0,
-    ("grounding-dino-tiny", "detect", "cpu"): 4.0,
+    ("grounding-dino-tiny", "detect", "cpu"): 9.0,
     ("sam-vit-b", "encode", "cpu"): 9.5,
-    ("sam-vit-l", "encode", "cpu"): 25.0,
-    ("sam-vit-h", "encode", "cpu"): 45.0,
 }
 SMOOTHING = 0.5           # weight of the newest measurement in the running average
 
