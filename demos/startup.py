@@ -15,7 +15,13 @@ import os
 import numpy as np
 
 log = logging.getLogger(__name__)
-SAM_DEFAULT = "sam-vit-b"
+
+
+def sam_default() -> str:
+    """Segment Anything's default on this kind of device (EdgeTAM on a CPU, SAM ViT-B with a GPU)."""
+    from visionlab.models.defaults import default_for
+
+    return default_for("segmentation")
 
 
 def default_keys() -> list[str]:
@@ -27,11 +33,11 @@ def default_keys() -> list[str]:
 
 def models_to_offer() -> list[str]:
     """The registry keys a ZeroGPU Space loads at start: VISIONLAB_MODELS (comma-separated), else
-    each tab's default model and SAM ViT-B."""
+    each tab's default model and Segment Anything's (SAM ViT-B, as a ZeroGPU Space has a GPU)."""
     from visionlab.models import get_spec
 
     chosen = [k.strip() for k in os.environ.get("VISIONLAB_MODELS", "").split(",") if k.strip()]
-    keys = chosen or [*default_keys(), SAM_DEFAULT]
+    keys = chosen or [*default_keys(), sam_default()]
     return [get_spec(k).key for k in dict.fromkeys(keys)]  # an unknown key stops the start with its sentence
 
 
@@ -68,9 +74,10 @@ def warm_examples() -> None:
     pictures = example_paths()
     for i in range(0, len(pictures), MAX_GALLERY):
         similarity_matrix(pictures[i:i + MAX_GALLERY], "a photo.", clip)
-    if sam_unavailable(SAM_DEFAULT) is None:
+    sam = sam_default()
+    if sam_unavailable(sam) is None:
         for path in example_paths(("scenes", "photos")):
-            embedding_for(np.asarray(load_image(path)), SAM_DEFAULT)
+            embedding_for(np.asarray(load_image(path)), sam)
 
 
 def warm_up() -> None:
