@@ -49,13 +49,39 @@ def clicked(evt) -> tuple[float, float]:
 
 
 def model_choices() -> tuple[list[tuple[str, str]], str]:
-    """SAM checkpoints, marked when their file is missing (GrabCut answers for those)."""
-    from visionlab.models.sam import checkpoint_path
+    """The Segment Anything models, marked when GrabCut will answer for them (a segment-anything
+    checkpoint missing from weights/; offline, a hub model never downloaded), and the default for
+    this kind of device (`visionlab.models.defaults`)."""
+    from visionlab.models.defaults import default_for
+    from visionlab.models.hub import hub_status
+    from visionlab.pipelines.segmentation import weights_missing
 
     specs = specs_for("segmentation")
-    missing = tr(" (checkpoint missing: GrabCut answers)", "（缺少权重文件：由 GrabCut 回答）")
-    choices = [(s.title if checkpoint_path(s).exists() else s.title + missing, s.key) for s in specs]
-    return choices, specs[0].key
+    online = hub_status().online
+    marks = {"segment-anything": tr(" (checkpoint missing: GrabCut answers)", "（缺少权重文件：由 GrabCut 回答）"),
+             "transformers": tr(" (not downloaded, offline: GrabCut answers)", "（未下载，离线：由 GrabCut 回答）")}
+
+    grabcut = {s.key for s in specs if weights_missing(s.key) and not (online and s.library == "transformers")}
+    usable = [s.key for s in specs if s.key not in grabcut]
+    default = default_for("segmentation")
+    if default in grabcut and usable:   # e.g. offline with a SAM checkpoint in weights/: SAM rather than GrabCut
+        default = usable[0]
+    return [(s.title + marks[s.library] if s.key in grabcut else s.title, s.key) for s in specs], default
+
+
+def cost_note(model: str) -> Text | str:
+    """What a new picture costs with `model` on this device (clicks after it are instant), and why
+    it is the tab's default here when it is."""
+    from visionlab.models import REGISTRY
+    from visionlab.models.costs import new_picture_note
+    from visionlab.models.defaults import default_reason
+
+    if not isinstance(model, str) or model not in REGISTRY:
+        return ""
+    wait, why = new_picture_note(model, "encode"), default_reason("segmentation", model)
+    note = wait + Text(" Clicks after that are instant.", "之后的点击立刻就有结果。") if wait else None
+    parts = [p for p in (note, why) if p]
+    return parts[0] + Text(" ", "") + parts[1] if len(parts) > 1 else (parts[0] if parts else "")
 
 
 # page -> the (model, picture) embeddings this page has used: only the page's own earlier
@@ -140,16 +166,21 @@ def segment_endpoint(image: str | None, points: str = "", box: str = "", model: 
         size = load_image(image).size
         points = json.dumps([[size[0] / 2, size[1] / 2]])
         note = say(Text("No prompt was given: one point at the centre was used. ", "没有给提示：用了图片中心的一个点。"))
-    seg = segment(image, points, box, model, download=_download_bar(progress))
+    seg = segment(image, points, box, model, download=_download_bar(progress, model))
     *pictures, text = outputs_for(seg, request)
     return (*pictures, note + text)
 
 
-def _download_bar(progress: gr.Progress):
-    """The progress bar says what runs (and, while a checkpoint downloads, how much has come)."""
-    progress(None, desc=say(Text("Segment Anything: encoding the picture (only the first click on a new picture "
-                                 "waits for this), then the masks",
-                                 "Segment Anything：先编码图片（只有新图片的第一次点击要等这一步），再算掩码")))
+ENCODING = Text("{title}: encoding the picture (only the first click on a new picture waits for this), then the masks",
+                "{title}：先编码图片（只有新图片的第一次点击要等这一步），再算掩码")
+
+
+def _download_bar(progress: gr.Progress, model: str):
+    """The progress line: a hub model's download in MB the first time, then what runs (with what a
+    new picture costs here); returns the byte counter for a segment-anything checkpoint download."""
+    from demos.progress import announce
+
+    announce([model], progress, ENCODING, step="encode")
 
     def report(done: int, total: int) -> None:
         progress(done / total if total else None,
@@ -181,7 +212,7 @@ def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.Se
         prompts = {**prompts, "box": [*prompts["corner"], x, y], "corner": None}
     else:
         prompts = {**prompts, "points": prompts["points"] + [[x, y, 1 if mode == CLICK_MODES[0] else 0]]}
-    seg = segment(image, prompts["points"], prompts["box"], model, download=_download_bar(progress))
+    seg = segment(image, prompts["points"], prompts["box"], model, download=_download_bar(progress, model))
     return (*outputs_for(seg, request), prompts)
 
 
@@ -218,7 +249,7 @@ def everything(image: str | None, model: str, points_per_side: int, request: gr.
     points_per_side = budget.number(points_per_side, GRID, 4, budget.MAX_GRID_SIDE, whole=True)
     n = points_per_side ** 2
     progress(None, desc=say(Text(f"Asking SAM at {n} grid points", f"在 {n} 个网格点上询问 SAM")))
-    seg = segment_everything(image, model, points_per_side, download=_download_bar(progress))
+    seg = segment_everything(image, model, points_per_side, download=_download_bar(progress, model))
     picture, annotated, pngs, text = all_masks(seg, request)
     return picture, annotated, pngs, text + say(Text(f" ({n} grid points asked.)", f"（询问了 {n} 个网格点。）"))
 
@@ -229,7 +260,7 @@ def boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.R
 
     need_picture(image)
     checked_boxes(boxes_json)
-    return all_masks(segment_boxes(image, boxes_json, model=model, download=_download_bar(progress)), request)
+    return all_masks(segment_boxes(image, boxes_json, model=model, download=_download_bar(progress, model)), request)
 
 
 def text_to_masks(image: str | None, text: str, detector: str, model: str, request: gr.Request,
@@ -241,7 +272,7 @@ def text_to_masks(image: str | None, text: str, detector: str, model: str, reque
 
     need_picture(image)
     text = checked_queries(text)
-    raw, kept, seg = grounded_masks(image, text, detector, model, download=_download_bar(progress))
+    raw, kept, seg = grounded_masks(image, text, detector, model, download=_download_bar(progress, model))
     result = all_masks(seg, request)
     n = len(kept.indices)
     found = say(Text(f"{raw.title} found {n} box{'es' if n != 1 else ''}. ", f"{raw.title} 找到了 {n} 个框。"))
@@ -257,6 +288,8 @@ def build() -> dict:
         with gr.Column(scale=4, min_width=320):
             image = image_input(label=tr("Picture", "图片"), height=260)
             model = gr.Dropdown(choices=choices, value=default, label=tr("Segment Anything model", "Segment Anything 模型"))
+            first_cost = cost_note(default)
+            cost = gr.Markdown(tr(first_cost.en, first_cost.zh) if isinstance(first_cost, Text) else "")
             mode = gr.Radio(CLICK_CHOICES, value=CLICK_MODES[0], label=tr("A click on the picture adds", "在图片上点击会加上"))
             with gr.Row():
                 undo_btn = gr.Button(tr("Undo last", "撤销上一步"))
@@ -291,8 +324,11 @@ def build() -> dict:
     prompts = gr.State({**EMPTY_PROMPTS})
     results = [clickable, annotated, gallery, caption]
     image.change(handler(show_picture), image, [*results, prompts], api_visibility="private")
+    show_cost = dict(fn=handler(cost_note), inputs=model, outputs=cost, api_visibility="private", queue=False,
+                     show_progress="hidden")
+    model.change(**show_cost)
     clickable.select(handler(on_click), [image, prompts, mode, model], [*results, prompts],
-                     concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
+                     concurrency_id=MODEL_CONCURRENCY, api_visibility="private").success(**show_cost)
     undo_btn.click(handler(undo), [image, prompts, model], [*results, prompts],
                    concurrency_id=MODEL_CONCURRENCY, api_visibility="private")
     clear_btn.click(handler(show_picture), image, [*results, prompts], api_visibility="private")

@@ -9,7 +9,7 @@ from visionlab.errors import VisionLabError
 from visionlab.text import Text
 from visionlab.models import get_spec
 from visionlab.models.sam import SIZES, build_sam, expected_sha256_prefix, load_sam
-from visionlab.pipelines import segmentation as seg
+from visionlab.pipelines import sam_official, segmentation as seg
 from visionlab.pipelines.segmentation import BadPrompt, grabcut, parse_prompt
 from visionlab.pipelines.segmentation_views import display_scale, masks_picture, prompt_picture
 from visionlab.toy.shapes import make_scene
@@ -28,7 +28,7 @@ def tiny_sam(monkeypatch):
     encode = sam.image_encoder.forward
     sam.image_encoder.forward = lambda x: calls.append(x.shape) or encode(x)
     monkeypatch.setattr(seg, "sam_unavailable", lambda model, download=None: None)
-    monkeypatch.setattr(seg, "_sam_predictor", lambda model: SamPredictor(sam))
+    monkeypatch.setattr(sam_official, "_sam_predictor", lambda model: SamPredictor(sam))
     seg.EMBEDDINGS.clear()
     return calls
 
@@ -125,7 +125,7 @@ def lively_sam(monkeypatch):
         for p in (*sam.mask_decoder.parameters(), *sam.prompt_encoder.parameters()):
             p.mul_(3.0)
     monkeypatch.setattr(seg, "sam_unavailable", lambda model, download=None: None)
-    monkeypatch.setattr(seg, "_sam_predictor", lambda model: SamPredictor(sam))
+    monkeypatch.setattr(sam_official, "_sam_predictor", lambda model: SamPredictor(sam))
     seg.EMBEDDINGS.clear()
     return sam
 

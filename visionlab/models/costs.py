@@ -30,6 +30,12 @@ PRIORS: dict[tuple[str, str, str], float] = {
     ("owlv2-base", "detect", "cpu"): 6.0,
     ("grounding-dino-tiny", "detect", "cpu"): 9.0,
     ("sam-vit-b", "encode", "cpu"): 9.5,
+    # SAM-family models in transformers: SAM ViT-B's 9.5 s divided by each one's speed-up over
+    # segment-anything's ViT-B set_image in one run of `python -m bench.sam_family` (2 threads, 1024 px,
+    # a busy machine: ViT-B 24.2 s, EdgeTAM 1.94 s, SAM 2.1 Hiera-T 6.46 s, SlimSAM-50 10.3 s).
+    ("edgetam", "encode", "cpu"): 0.8,
+    ("sam2.1-hiera-tiny", "encode", "cpu"): 2.5,
+    ("slimsam-50", "encode", "cpu"): 4.0,
 }
 SMOOTHING = 0.5           # weight of the newest measurement in the running average
 

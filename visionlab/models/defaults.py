@@ -25,7 +25,7 @@ DEFAULTS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam"
 # threads: OWLv2 at 960 px takes ~5.6 s a picture there, OWL-ViT B/32 at 768 px ~0.6 s.
 BY_DEVICE = {
     "detection": {"cpu": "owlvit-base-32", "gpu": "owlv2-base"},
-    "segmentation": {"cpu": "sam-vit-b", "gpu": "sam-vit-b"},
+    "segmentation": {"cpu": "edgetam", "gpu": "sam-vit-b"},
 }
 
 
@@ -39,6 +39,17 @@ REASONS = {
         "gpu": Text("With a GPU VisionLab starts on OWLv2 (960 px), which sees small objects better; on a CPU it "
                     "starts on the ten times faster OWL-ViT B/32.",
                     "有 GPU 时 VisionLab 默认用 OWLv2（960 像素），它更擅长找小物体；在 CPU 上默认用快约十倍的 OWL-ViT B/32。"),
+    },
+    "segmentation": {
+        "cpu": Text("On a CPU VisionLab starts on EdgeTAM: Meta's on-device SAM 2, whose small convolutional encoder "
+                    "(RepViT-M1) encodes a new picture many times faster than SAM ViT-B's, with the same prompt encoder "
+                    "and mask decoder design. SAM ViT-B, the original, is the default when there is a GPU.",
+                    "在 CPU 上 VisionLab 默认用 EdgeTAM：它是 Meta 为手机做的 SAM 2，小小的卷积编码器（RepViT-M1）编码一张新图片"
+                    "比 SAM ViT-B 快很多倍，提示编码器和掩码解码器的设计相同。有 GPU 时默认用原版 SAM ViT-B。"),
+        "gpu": Text("With a GPU VisionLab starts on SAM ViT-B, the original Segment Anything; on a CPU it starts on "
+                    "EdgeTAM, whose small encoder answers a new picture many times faster.",
+                    "有 GPU 时 VisionLab 默认用原版 Segment Anything：SAM ViT-B；在 CPU 上默认用 EdgeTAM，"
+                    "它的小编码器处理新图片快很多倍。"),
     },
 }
 

@@ -154,6 +154,13 @@ def _sam(key: str, arch: str, title: str, file: str) -> ModelSpec:
                      licence="apache-2.0", file=file, half_ok=False)
 
 
+def _sam_transformers(key: str, hub_id: str, arch: str, title: str, family: str = "vit") -> ModelSpec:
+    """A SAM-family model from the hub through transformers (`arch`: SamModel, Sam2Model, EdgeTamModel)."""
+    return ModelSpec(key=key, task="segmentation", library="transformers", arch=arch, title=title, family=family,
+                     input_size=1024, mean=IMAGENET_MEAN, std=IMAGENET_STD, labels="masks", licence="apache-2.0",
+                     hub_id=hub_id, half_ok=False)
+
+
 _SPECS = [
     # Bundled: trained by VisionLab on ShapesWorld (configs/), shipped in weights/.
     ModelSpec(key="shapes-resnet-tiny", task="classification", library="timm",
@@ -193,6 +200,12 @@ _SPECS = [
     _sam("sam-vit-b", "vit_b", "SAM ViT-B", "sam_vit_b_01ec64.pth"),
     _sam("sam-vit-l", "vit_l", "SAM ViT-L", "sam_vit_l_0b3195.pth"),
     _sam("sam-vit-h", "vit_h", "SAM ViT-H", "sam_vit_h_4b8939.pth"),
+    # ... and SAM-family models from the hub through transformers, faster on a CPU: EdgeTAM (a RepViT-M1
+    # CNN encoder, Meta's on-device SAM 2), SAM 2.1 with its smallest Hiera encoder, SlimSAM (SAM ViT-B
+    # pruned to half its width). Configs as on their model cards (bench/real_size.py writes them out).
+    _sam_transformers("edgetam", "yonigozlan/EdgeTAM-hf", "EdgeTamModel", "EdgeTAM (RepViT-M1)", "cnn"),
+    _sam_transformers("sam2.1-hiera-tiny", "facebook/sam2.1-hiera-tiny", "Sam2Model", "SAM 2.1 Hiera-T"),
+    _sam_transformers("slimsam-50", "nielsr/slimsam-50-uniform", "SamModel", "SlimSAM-50 (pruned ViT-B)"),
     # Zero-shot CLIP tab: image and text encoders (transformers), the bundled one trained on
     # ShapesWorld captions (configs/shapes-clip-tiny.toml). labels "free-text": any words.
     ModelSpec(key="shapes-clip-tiny", task="zero-shot", library="transformers", arch="CLIPModel",

@@ -5,11 +5,13 @@ every click after that only runs the small prompt encoder and mask decoder.
     seg = segment(image, points="[[120, 80], [60, 40, 0]]")  # the embedding is kept: fast
     seg.masks[0], seg.scores[0]                              # best mask first
 
-The device work is three boundary functions of plain values (`encode_picture`, then
-`decode_prompt` / `decode_boxes` / `decode_grid` on the embedding). Embeddings are cached by
-(model, picture content), shared by every session and bounded by bytes; prompts belong to
-whoever sent them. Without a SAM checkpoint (offline, before the download), the same prompts
-drive OpenCV's GrabCut, and `notice` says so.
+The device work is four boundary functions of plain values (`encode_picture`, then
+`decode_prompt` / `decode_boxes` / `decode_grid` on the embedding), the same for both libraries:
+segment-anything's official checkpoints (`sam_official`) and the SAM family in transformers:
+SlimSAM, SAM 2.1, EdgeTAM (`sam_transformers`). Embeddings are cached by (model, picture
+content), shared by every session and bounded by bytes; prompts belong to whoever sent them.
+Without the model's weights (offline, before the download), the same prompts drive OpenCV's
+GrabCut, and `notice` says so.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import numpy as np
 from visionlab import budget
 from visionlab.errors import VisionLabError
 from visionlab.text import Text
-from visionlab.models import load_model
 from visionlab.models.cache import LRUCache
 from visionlab.models.gpu import gpu_task
 from visionlab.models.registry import ModelSpec, get_spec
@@ -177,76 +178,57 @@ def grabcut(image: np.ndarray, prompt: Prompt, iterations: int = 5) -> np.ndarra
 
 @dataclass(frozen=True)
 class SamEmbedding:
-    """What SAM's image encoder made of one picture: everything a click needs afterwards.
+    """What the image encoder made of one picture: everything a click needs afterwards.
 
-    features: (1, C, h, w) float32 image embedding (C = 256, h = w = 64 for the official models).
-    original_size: (H, W) of the picture; input_size: (h', w') after resizing its long side to the
-    encoder's input (before padding). encoder_ms: how long the encoder took when it ran."""
+    features: (1, C, h, w) float32 image embedding (C = 256, h = w = 64 for the real models).
+    high_res: SAM 2 and EdgeTAM only, their finer feature maps, finest first ((1, 32, 256, 256) and
+    (1, 64, 128, 128) for the real models; empty for SAM). original_size: (H, W) of the picture;
+    input_size: (h', w') of the picture as the encoder saw it (before padding). encoder_ms: how long
+    the encoder took when it ran."""
 
     model: str
     features: np.ndarray
     original_size: tuple[int, int]
     input_size: tuple[int, int]
     encoder_ms: float
+    high_res: tuple[np.ndarray, ...] = ()
 
 
 # (model, picture content) -> SamEmbedding, shared by every session: 30 students on one example
-# encode it once. Bounded by bytes (about 4 MB per picture).
+# encode it once. Bounded by bytes (about 4 MB per picture for SAM, 16 MB for SAM 2 and EdgeTAM).
 EMBEDDINGS: LRUCache[SamEmbedding] = LRUCache(max_bytes=int(os.environ.get("VISIONLAB_SAM_EMBEDDINGS_MB", "256")) << 20)
 
 
-def _sam_predictor(model: str):
-    from segment_anything import SamPredictor
+def backend(model: str):
+    """The module that runs `model`: `sam_transformers` (SlimSAM, SAM 2.1, EdgeTAM) or `sam_official`
+    (segment-anything's checkpoints). Both offer encode, predict, predict_boxes and grid_logits."""
+    from visionlab.pipelines import sam_official, sam_transformers
 
-    return SamPredictor(load_model(model).model)
+    return sam_transformers if get_spec(model).library == "transformers" else sam_official
 
 
 @gpu_task(duration=20)
 def encode_picture(picture: np.ndarray, model: str = "sam-vit-b") -> SamEmbedding:
-    """Run SAM's image encoder on an (H, W, 3) uint8 RGB picture (the expensive part)."""
-    t0 = time.perf_counter()
-    predictor = _sam_predictor(model)
-    predictor.set_image(picture)
-    return SamEmbedding(model, predictor.features.float().cpu().numpy(), tuple(predictor.original_size),
-                        tuple(predictor.input_size), (time.perf_counter() - t0) * 1e3)
-
-
-def _with_embedding(embedding: SamEmbedding):
-    """A SamPredictor of the embedding's model with the embedding set (no encoder run)."""
-    import torch
-
-    predictor = _sam_predictor(embedding.model)
-    predictor.features = torch.as_tensor(embedding.features, device=predictor.device)
-    predictor.original_size, predictor.input_size = embedding.original_size, embedding.input_size
-    predictor.is_image_set = True
-    return predictor
+    """Run the model's image encoder on an (H, W, 3) uint8 RGB picture (the expensive part)."""
+    return backend(model).encode(picture, model)
 
 
 @gpu_task(duration=5)
 def decode_prompt(embedding: SamEmbedding, prompt: Prompt, multimask: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """SAM's prompt encoder and mask decoder for one prompt: masks (K, H, W) bool and their
+    """The prompt encoder and mask decoder for one prompt: masks (K, H, W) bool and their
     predicted IoU (K,) float32, best first. K = 3 for a lone point with `multimask`, else 1."""
-    predictor = _with_embedding(embedding)
-    masks, scores, _ = predictor.predict(
-        point_coords=prompt.points if len(prompt.points) else None,
-        point_labels=prompt.labels if len(prompt.points) else None,
-        box=prompt.box, multimask_output=multimask and len(prompt.points) <= 1 and prompt.box is None)
-    order = np.argsort(-scores)
+    masks, scores = backend(embedding.model).predict(
+        embedding, prompt.points, prompt.labels, prompt.box,
+        multimask and len(prompt.points) <= 1 and prompt.box is None)
+    order = np.argsort(-scores, kind="stable")
     return masks[order], scores[order].astype(np.float32)
 
 
 @gpu_task(duration=5)
 def decode_boxes(embedding: SamEmbedding, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One mask per box, boxes (N, 4) XYXY picture pixels: masks (N, H, W) bool, predicted IoU (N,)."""
-    import torch
-
-    predictor = _with_embedding(embedding)
-    stacked = torch.as_tensor(boxes, dtype=torch.float32, device=predictor.device)          # [N, 4]
-    with torch.inference_mode():
-        masks, scores, _ = predictor.predict_torch(
-            None, None, boxes=predictor.transform.apply_boxes_torch(stacked, embedding.original_size),
-            multimask_output=False)                                                          # [N, 1, H, W], [N, 1]
-    return masks[:, 0].cpu().numpy(), scores[:, 0].float().cpu().numpy()
+    masks, scores = backend(embedding.model).predict_boxes(embedding, np.asarray(boxes, np.float32))
+    return masks, scores.astype(np.float32)
 
 
 # "Segment everything" as segment-anything's SamAutomaticMaskGenerator does it, with its defaults.
@@ -316,7 +298,6 @@ def decode_grid(embedding: SamEmbedding, points_per_side: int = POINTS_PER_SIDE,
     first (so small ones are drawn on top)."""
     import torch
 
-    predictor = _with_embedding(embedding)
     H, W = embedding.original_size
     points = grid_points(int(np.clip(points_per_side, 1, 64)), H, W)                  # [n*n, 2] float64
     masks, scores, boxes = [], [], []
@@ -328,20 +309,15 @@ def decode_grid(embedding: SamEmbedding, points_per_side: int = POINTS_PER_SIDE,
                 f"{len(points):,} grid points asked. Use fewer points per side.",
                 f"“全部分割”用完了 {deadline.seconds:g} 秒的时间预算，停了下来：{len(points):,} 个网格点里问了 {i:,} 个。"
                 "请减少每边的点数。"))
-        coords = torch.as_tensor(predictor.transform.apply_coords(points[i:i + POINTS_PER_BATCH], (H, W)),
-                                 device=predictor.device)                               # [B, 2]
-        labels = torch.ones(len(coords), dtype=torch.int, device=predictor.device)
-        with torch.inference_mode():
-            logits, iou, _ = predictor.predict_torch(coords[:, None, :], labels[:, None], multimask_output=True,
-                                                     return_logits=True)              # [B, 3, H, W], [B, 3]
-        logits, iou = logits.flatten(0, 1), iou.flatten(0, 1)                         # [3B, H, W], [3B]
+        logits, iou, threshold = backend(embedding.model).grid_logits(
+            embedding, points[i:i + POINTS_PER_BATCH])                                 # [3B, H, W], [3B]
         if pred_iou_thresh > 0:
             keep = iou > pred_iou_thresh
             logits, iou = logits[keep], iou[keep]
         if stability_thresh > 0:
-            keep = stability_score(logits, STABILITY_OFFSET, predictor.model.mask_threshold) >= stability_thresh
+            keep = stability_score(logits, STABILITY_OFFSET, threshold) >= stability_thresh
             logits, iou = logits[keep], iou[keep]
-        binary = logits > predictor.model.mask_threshold                              # [k, H, W]
+        binary = logits > threshold                                                    # [k, H, W]
         masks.append(binary.cpu())
         scores.append(iou.float().cpu())
         boxes.append(mask_boxes(binary).cpu())
@@ -363,7 +339,12 @@ def embedding_for(picture: np.ndarray, model: str) -> tuple[SamEmbedding, bool]:
         ran.append(True)
         return encode_picture(picture, model)
 
-    return EMBEDDINGS.get_or_load((model, content_key(picture)), encode), bool(ran)
+    embedding = EMBEDDINGS.get_or_load((model, content_key(picture)), encode)
+    if ran:  # what a new picture costs on this server, for the tab's expected wait (outside the boundary)
+        from visionlab.models.costs import record
+
+        record(model, "encode", embedding.encoder_ms / 1e3)
+    return embedding, bool(ran)
 
 
 def sam_unavailable(model: str, download: Callable[[int, int], None] | None = None) -> Text | None:
@@ -381,6 +362,8 @@ def sam_unavailable(model: str, download: Callable[[int, int], None] | None = No
     if offered is not None and model not in offered:
         return Text(f"{spec.title} was not loaded when this ZeroGPU Space started.",
                     f"这个 ZeroGPU Space 启动时没有加载 {spec.title}。")
+    if spec.library == "transformers":
+        return _hub_model_unavailable(spec)
     path = checkpoint_path(spec)
     if not path.exists():
         status = hub_status()
@@ -396,6 +379,30 @@ def sam_unavailable(model: str, download: Callable[[int, int], None] | None = No
                         f"Put {spec.file} in the weights/ folder to use it.",
                         f"{spec.title} 的权重文件下载失败（{e}）。把 {spec.file} 放进 weights/ 文件夹即可使用。")
     return None
+
+
+def _hub_model_unavailable(spec: ModelSpec) -> Text | None:
+    """Why a hub model (transformers) cannot answer now, decided without touching the network: it is
+    neither in memory nor in the Hugging Face cache and VisionLab is offline, or it failed to download
+    a moment ago. None when it can (online, the first use downloads it)."""
+    from visionlab.models.loader import _why_not_now
+
+    why = _why_not_now(spec)
+    if why is None:
+        return None
+    return Text(f"{spec.title} cannot be loaded now ({why.en}).", f"现在无法加载 {spec.title}（{why.zh}）。")
+
+
+def weights_missing(model: str) -> bool:
+    """Whether the model's weights are not on this machine yet (a segment-anything checkpoint not in
+    weights/, a hub model not in the Hugging Face cache). Looks at files only: no download, no network."""
+    from visionlab.models.loader import in_local_cache, loaded_keys
+    from visionlab.models.sam import checkpoint_path
+
+    spec = get_spec(model)
+    if spec.library == "transformers":
+        return model not in loaded_keys() and not in_local_cache(spec)
+    return not checkpoint_path(spec).exists()
 
 
 def _grabcut_notice(why: Text) -> Text:
