@@ -6,8 +6,9 @@
 It writes random-weight checkpoints of the real architectures under their real repo ids into
 a temporary Hugging Face cache (timm: `save_for_hf`; transformers: `save_pretrained` with a
 processor whose tokenizer is a synthetic one of the same kind; Segment Anything: the official
-file name in a copy of weights/), starts `app.py` with `HF_HUB_OFFLINE=1` and that cache (not
-`--offline`: a hub model that is in the cache takes the same path as for a user online), and
+file name in a copy of weights/, and EdgeTAM, SAM 2.1 and SlimSAM as `SAM_FAMILY` saves them),
+starts `app.py` with `HF_HUB_OFFLINE=1` and that cache (not `--offline`: a hub model that is in
+the cache takes the same path as for a user online), and
 calls each model's tab through gradio_client. One JSON line per model: key, tab, load seconds
 (the app's own log line), first answer on a new picture, warm answer, the app's resident
 memory after it, and the model that answered (which must be the one asked for).
@@ -99,11 +100,45 @@ def transformers_model(spec):
         image = tf.OwlViTImageProcessor(size={"height": 768, "width": 768}, crop_size={"height": 768, "width": 768})
         return tf.OwlViTForObjectDetection(config), tf.OwlViTProcessor(image, clip_tokenizer(16))
     if arch == "GroundingDinoForObjectDetection":
+    if arch in SAM_FAMILY:
+        return SAM_FAMILY[arch]()
         return tf.GroundingDinoForObjectDetection(tf.GroundingDinoConfig()), (tf.GroundingDinoImageProcessor, "bert")
     raise KeyError(arch)
 
 
 def write_checkpoint(spec, hf_home: Path, weights: Path) -> None:
+def _edgetam():
+    """yonigozlan/EdgeTAM-hf as transformers' convert_edgetam_to_hf.py builds it: a RepViT-M1 backbone
+    (timm/repvit_m1.dist_in1k's architecture; EdgeTamConfig() alone does not give it), the rest defaults."""
+    import transformers as tf
+
+    backbone = tf.TimmWrapperConfig(architecture="repvit_m1.dist_in1k", model_args={
+        "in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]})
+    config = tf.EdgeTamConfig(vision_config=tf.EdgeTamVisionConfig(backbone_config=backbone))
+    return tf.EdgeTamModel(config), tf.Sam2Processor(tf.Sam2ImageProcessor())
+
+
+def _sam2_tiny():
+    """facebook/sam2.1-hiera-tiny: saved as a SAM 2 video model (model_type sam2_video, Sam2VideoProcessor)
+    whose defaults are Hiera-T (stages 1-2-7-2, width 96, global attention at 5, 7, 9)."""
+    import transformers as tf
+
+    processor = tf.Sam2VideoProcessor(tf.Sam2ImageProcessor(), tf.Sam2VideoVideoProcessor())
+    return tf.Sam2VideoModel(tf.Sam2VideoConfig()), processor
+
+
+def _slimsam_50():
+    """nielsr/slimsam-50-uniform: SAM ViT-B's layout pruned to width 384 (MLP 1536), SamProcessor defaults."""
+    import transformers as tf
+
+    config = tf.SamConfig(vision_config=dict(hidden_size=384, mlp_dim=1536))
+    return tf.SamModel(config), tf.SamProcessor(tf.SamImageProcessor())
+
+
+# Segment Anything in transformers: model class -> (model, processor) of the registry's checkpoint.
+SAM_FAMILY = {"EdgeTamModel": _edgetam, "Sam2Model": _sam2_tiny, "SamModel": _slimsam_50}
+
+
     """The spec's random-weight checkpoint where the app will look for it."""
     import torch
 

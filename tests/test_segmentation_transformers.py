@@ -168,3 +168,17 @@ def test_not_downloaded_and_offline_grabcut_answers_at_once_with_a_sentence(key,
     assert title in result.notice.en and "GrabCut" in result.notice.en and "not been downloaded" in result.notice.en
     assert title in result.notice.zh and "GrabCut" in result.notice.zh and "离线" in result.notice.zh
     assert seg.weights_missing(key)
+
+
+def test_edgetam_on_a_cpu_runs_its_backbone_folded_and_channels_last(hub_model):
+    """The app's CPU preparation of EdgeTAM (sam_transformers.for_cpu): no batch-norm left in the
+    backbone, its convolutions in channels-last memory; the parity tests above show the same masks."""
+    key, model, _ = hub_model
+    if key != "edgetam":
+        pytest.skip("EdgeTAM only")
+    net, _ = sam_transformers.parts(key)
+    backbone = net.vision_encoder.backbone
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in backbone.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.vision_encoder.backbone.modules())
+    convs = [m for m in backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
