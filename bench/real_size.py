@@ -99,14 +99,13 @@ def transformers_model(spec):
         config = tf.OwlViTConfig()
         image = tf.OwlViTImageProcessor(size={"height": 768, "width": 768}, crop_size={"height": 768, "width": 768})
         return tf.OwlViTForObjectDetection(config), tf.OwlViTProcessor(image, clip_tokenizer(16))
-    if arch == "GroundingDinoForObjectDetection":
     if arch in SAM_FAMILY:
         return SAM_FAMILY[arch]()
+    if arch == "GroundingDinoForObjectDetection":
         return tf.GroundingDinoForObjectDetection(tf.GroundingDinoConfig()), (tf.GroundingDinoImageProcessor, "bert")
     raise KeyError(arch)
 
 
-def write_checkpoint(spec, hf_home: Path, weights: Path) -> None:
 def _edgetam():
     """yonigozlan/EdgeTAM-hf as transformers' convert_edgetam_to_hf.py builds it: a RepViT-M1 backbone
     (timm/repvit_m1.dist_in1k's architecture; EdgeTamConfig() alone does not give it), the rest defaults."""
@@ -139,6 +138,7 @@ def _slimsam_50():
 SAM_FAMILY = {"EdgeTamModel": _edgetam, "Sam2Model": _sam2_tiny, "SamModel": _slimsam_50}
 
 
+def write_checkpoint(spec, hf_home: Path, weights: Path) -> None:
     """The spec's random-weight checkpoint where the app will look for it."""
     import torch
 
