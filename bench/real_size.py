@@ -11,7 +11,8 @@ starts `app.py` with `HF_HUB_OFFLINE=1` and that cache (not `--offline`: a hub m
 the cache takes the same path as for a user online), and
 calls each model's tab through gradio_client. One JSON line per model: key, tab, load seconds
 (the app's own log line), first answer on a new picture, warm answer, the app's resident
-memory after it, and the model that answered (which must be the one asked for).
+memory after it and its peak while this model loaded and answered, and the model that answered
+(which must be the one asked for).
 
 The weights are random, so the answers mean nothing; sizes, dtypes, shapes and costs are real.
 """
@@ -190,11 +191,17 @@ def call_for(spec):
     raise KeyError(task)
 
 
-def resident_mb(pid: int) -> float:
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM), in MB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def reset_peak(pid: int) -> None:
+    """Start the process's peak-memory count (VmHWM) again from what it holds now."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 def new_picture(folder: Path, n: int) -> str:
@@ -234,6 +241,7 @@ def measure(keys: list[str], hf_home: Path, weights: Path, log: Path) -> list[di
         for n, key in enumerate(keys):
             spec = get_spec(key)
             api, args, who = call_for(spec)
+            reset_peak(app.pid)                        # this model's peak: its load and its three answers
             t0 = time.perf_counter()
             first = client.predict(handle_file(new_picture(pictures, 2 * n)), *args, api_name=api)
             t1 = time.perf_counter()
@@ -245,7 +253,8 @@ def measure(keys: list[str], hf_home: Path, weights: Path, log: Path) -> list[di
             answered = who(first)
             rows.append({"key": key, "tab": spec.task, "load_s": float(loads[0]) if loads else None,
                          "first_answer_s": round(t1 - t0, 3), "new_picture_s": round(t2 - t1, 3),
-                         "warm_answer_s": round(t3 - t2, 3), "resident_mb": round(resident_mb(app.pid)),
+                         "warm_answer_s": round(t3 - t2, 3), "peak_mb": round(memory_mb(app.pid, "VmHWM")),
+                         "resident_mb": round(memory_mb(app.pid)),
                          "answered_by": answered, "asked_for_answered": answered in (key, spec.title)})
             print(json.dumps(rows[-1]), flush=True)
     finally:
