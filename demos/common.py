@@ -159,7 +159,7 @@ def model_choices(task: str | tuple[str, ...], prefer: str | None = None) -> tup
         usable = [key for _, key in choices]
     if prefer not in usable and prefer in REGISTRY:
         prefer = REGISTRY[prefer].fallback  # offline: the preferred model's bundled stand-in
-    return choices, prefer if prefer in usable else usable[0]
+    return choices, prefer if prefer in usable else (usable[0] if usable else choices[0][1])
 
 
 def model_dropdown(task: str | tuple[str, ...], label: Any, prefer: str | None = None, **kwargs: Any) -> gr.Dropdown:

@@ -65,16 +65,9 @@ def run_detector(image: str | None, model: str, queries: str):
 
 def cost_note(model: str) -> Text | str:
     """What a new picture costs with `model` on this device, and why it is the default here."""
-    from visionlab.models import REGISTRY
-    from visionlab.models.costs import new_picture_note
-    from visionlab.models.defaults import default_reason
+    from visionlab.models.costs import tab_note
 
-    if not isinstance(model, str) or model not in REGISTRY:
-        return ""
-    parts = [p for p in (new_picture_note(model, "detect"), default_reason("detection", model)) if p]
-    if not parts:
-        return ""
-    return parts[0] + Text(" ", "") + parts[1] if len(parts) > 1 else parts[0]
+    return tab_note("detection", model, "detect") or ""
 
 
 def takes_text(model: str) -> bool:

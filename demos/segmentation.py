@@ -72,16 +72,10 @@ def model_choices() -> tuple[list[tuple[str, str]], str]:
 def cost_note(model: str) -> Text | str:
     """What a new picture costs with `model` on this device (clicks after it are instant), and why
     it is the tab's default here when it is."""
-    from visionlab.models import REGISTRY
-    from visionlab.models.costs import new_picture_note
-    from visionlab.models.defaults import default_reason
+    from visionlab.models.costs import tab_note
 
-    if not isinstance(model, str) or model not in REGISTRY:
-        return ""
-    wait, why = new_picture_note(model, "encode"), default_reason("segmentation", model)
-    note = wait + Text(" Clicks after that are instant.", "之后的点击立刻就有结果。") if wait else None
-    parts = [p for p in (note, why) if p]
-    return parts[0] + Text(" ", "") + parts[1] if len(parts) > 1 else (parts[0] if parts else "")
+    return tab_note("segmentation", model, "encode", Text(" Clicks after that are instant.",
+                                                          "之后的点击立刻就有结果。")) or ""
 
 
 # page -> the (model, picture) embeddings this page has used: only the page's own earlier

@@ -97,6 +97,7 @@ def serve_on_zero_gpu() -> None:
     from visionlab.models.loader import loaded_keys, offer_only_loaded, load_model
     from visionlab.pipelines import attention, classification, detection, masked, segmentation, zero_shot  # noqa: F401
     from visionlab.pipelines.detection import processor_for
+    from visionlab.pipelines.sam_transformers import parts as sam_parts
     from visionlab.pipelines.zero_shot import prepared_for
 
     load(models_to_offer())
@@ -106,5 +107,7 @@ def serve_on_zero_gpu() -> None:
             prepared_for(loaded)
         elif loaded.spec.task == "detection" and loaded.spec.library == "transformers":
             processor_for(loaded)
+        elif loaded.spec.task == "segmentation" and loaded.spec.library == "transformers":
+            sam_parts(key)
     offer_only_loaded()
     print("ZeroGPU: serving " + ", ".join(loaded_keys()))

@@ -98,3 +98,13 @@ def test_on_zero_gpu_the_lists_hold_only_the_models_loaded_at_start(monkeypatch)
     assert [key for _, key in choices] == ["owlvit-base-32"] and default == "owlvit-base-32"
     monkeypatch.setattr(loader, "_offered", None)        # off ZeroGPU: every model is listed
     assert len(model_choices("detection", "owlv2-base")[0]) == 4
+
+
+def test_segmentation_tab_says_a_new_picture_then_instant_clicks(cpu):
+    from demos.segmentation import cost_note
+
+    note = cost_note("edgetam")
+    assert note.en.startswith("A new picture takes the image encoder about ")
+    assert " on a 2-core CPU. Clicks after that are instant. On a CPU VisionLab starts on EdgeTAM" in note.en
+    assert "之后的点击立刻就有结果。在 CPU 上 VisionLab 默认用 EdgeTAM" in note.zh
+    assert cost_note("sam-vit-l") == ""          # no figure for it yet, and not the default: nothing to say

@@ -32,6 +32,8 @@ def test_the_byte_bar_reports_bytes_and_other_bars_do_not():
 def test_fetch_downloads_only_what_is_missing_and_reports(monkeypatch):
     import huggingface_hub
 
+    from visionlab.models import get_spec
+
     asked = []
 
     def fake_snapshot(repo, allow_patterns, tqdm_class):
@@ -43,7 +45,7 @@ def test_fetch_downloads_only_what_is_missing_and_reports(monkeypatch):
     seen = []
     monkeypatch.setattr(download, "needs_download", lambda spec: True)
     assert download.fetch("resnet50", lambda d, t: seen.append((d >> 20, t >> 20)))
-    assert asked == [("timm/resnet50.a1_in1k", download.FILES)] and seen == [(45, 98)]
+    assert asked == [(get_spec("resnet50").hub_repo, download.FILES)] and seen == [(45, 98)]
     monkeypatch.setattr(download, "needs_download", lambda spec: False)
     assert not download.fetch("resnet50", lambda d, t: seen.append(d)) and len(asked) == 1
 

@@ -133,8 +133,11 @@ def test_segment_a_box_offline_falls_back_to_grabcut(client):
     box = json.dumps(truth.boxes[0].tolist())
     picture, annotated, masks, summary = client.predict(
         handle_file(str(EXAMPLES_DIR / "scenes" / "scene-1.png")), "", box, api_name="/segment")
-    assert "GrabCut" in summary and "sam_vit_b_01ec64.pth" in summary
+    assert "GrabCut" in summary and "EdgeTAM" in summary      # the CPU default, never downloaded here
     assert picture and len(masks) == 1
+    *_, summary = client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-1.png")), "", box, "sam-vit-b",
+                                 api_name="/segment")
+    assert "GrabCut" in summary and "sam_vit_b_01ec64.pth" in summary
     with pytest.raises(Exception, match="outside the picture"):
         client.predict(handle_file(str(EXAMPLES_DIR / "scenes" / "scene-1.png")), "[[999, 5]]", "",
                        api_name="/segment")

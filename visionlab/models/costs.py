@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 
-from visionlab.models.defaults import device_class
+from visionlab.models.defaults import default_reason, device_class
 from visionlab.text import Text
 
 # (model, step, device class) -> seconds of the model call (preparing the picture + forward), with
@@ -93,3 +93,16 @@ def new_picture_note(model: str, step: str) -> Text | None:
         return None
     what = NEW_PICTURE.get(step, Text(step, step))
     return Text(f"A new picture takes {what.en} ", f"{what.zh}处理一张新图片：") + wait + Text(".", "。")
+
+
+def tab_note(task: str, model: str, step: str, after: Text | None = None) -> Text | None:
+    """The line under a tab's model list: what a new picture costs with `model` here (then `after`,
+    e.g. "clicks after that are instant"), and why `model` is the tab's default on this device
+    when it is. None when there is nothing to say (or `model` is not a registry key)."""
+    from visionlab.models.registry import REGISTRY
+
+    if not isinstance(model, str) or model not in REGISTRY:
+        return None
+    wait = new_picture_note(model, step)
+    parts = [p for p in (wait + after if wait and after else wait, default_reason(task, model)) if p]
+    return parts[0] + Text(" ", "") + parts[1] if len(parts) > 1 else (parts[0] if parts else None)
