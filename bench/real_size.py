@@ -104,6 +104,13 @@ def transformers_model(spec):
         return SAM_FAMILY[arch]()
     if arch == "GroundingDinoForObjectDetection":
         return tf.GroundingDinoForObjectDetection(tf.GroundingDinoConfig()), (tf.GroundingDinoImageProcessor, "bert")
+    if arch.startswith("Blip"):
+        # BlipConfig() is the base checkpoints' layout (ViT-B/16 at 384 px, a BERT-base text side);
+        # captioning-large has a ViT-L/16 image encoder (the text side cross-attends to its width).
+        large = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16)
+        config = tf.BlipConfig(vision_config=large if "large" in hub else {})
+        image = (tf.BlipImageProcessor, "bert-blip")
+        return getattr(tf, arch)(config), image
     raise KeyError(arch)
 
 
@@ -162,7 +169,8 @@ def write_checkpoint(spec, hf_home: Path, weights: Path) -> None:
 
         image_cls, kind = processor
         tokenizer = bert_tokenizer(folder, chinese=kind == "bert-chinese")
-        proc_cls = tf.ChineseCLIPProcessor if kind == "bert-chinese" else tf.GroundingDinoProcessor
+        proc_cls = {"bert-chinese": tf.ChineseCLIPProcessor, "bert-blip": tf.BlipProcessor}.get(
+            kind, tf.GroundingDinoProcessor)
         processor = proc_cls(image_cls(), tokenizer)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -188,6 +196,12 @@ def call_for(spec):
         return "/detect", (spec.key, "cat, cup"), lambda out: answered(out[2])
     if task == "segmentation":
         return "/segment", ("[[200, 150]]", "", spec.key), lambda out: answered(out[3])
+    if task == "caption":
+        return "/caption", (spec.key, 3, 30), lambda out: answered(out[4])
+    if task == "vqa":
+        return "/ask", ("what is in the picture?", spec.key), lambda out: answered(out[4])
+    if task == "itm":  # the match panel names no model; a stand-in would say so under ⚠️
+        return "/match", ("a cat\na dog", spec.key), lambda out: None if "⚠️" in out[1] else spec.key
     raise KeyError(task)
 
 

@@ -6,7 +6,7 @@ import pytest
 from bench import real_size
 from visionlab.models import get_spec
 
-ONE_PER_TAB = ["resnet50", "dino-vit-s16", "clip-vit-b32", "mae-vit-base", "owlvit-base-32", "sam-vit-b"]
+ONE_PER_TAB = ["resnet50", "dino-vit-s16", "clip-vit-b32", "mae-vit-base", "owlvit-base-32", "edgetam", "blip-vqa-base"]
 
 
 @pytest.mark.slow
