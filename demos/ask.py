@@ -119,18 +119,12 @@ ask_endpoint = handler(run_ask)
 match_endpoint = handler(run_match)
 
 
-def question_examples(model: str):
-    from visionlab.pipelines.blip_defaults import example_questions
-
-    return gr.Dropdown(choices=list(example_questions(model)), value=None)
-
-
 def follow_vqa_model(model: str):
     """A new VQA model: its example questions, and the first as the question."""
     from visionlab.pipelines.blip_defaults import example_questions
 
     questions = list(example_questions(model))
-    return gr.Dropdown(choices=questions, value=None), questions[0]
+    return gr.Radio(choices=questions, value=None), questions[0]
 
 
 def sentences_after(caption: str) -> str:
@@ -175,7 +169,9 @@ def build() -> dict:
     with gr.Row():
         with gr.Column(scale=4, min_width=320):
             question = gr.Textbox(questions[0], label=tr("Your question (in English)", "你的问题（用英文）"), max_lines=3)
-            examples = gr.Dropdown(questions, value=None, label=tr("Example questions for this model", "适合这个模型的示例问题"))
+            # All in sight, not in a dropdown (closed, one shows an empty box): a click asks it.
+            examples = gr.Radio(questions, value=None, label=tr("Example questions for this model (click one to ask it)",
+                                                                "适合这个模型的示例问题（点一个即可提问）"))
             ask = gr.Button(tr("Ask", "提问"), variant="primary")
         with gr.Column(scale=7):
             answer_notice = gr.Markdown()

@@ -97,29 +97,34 @@ def test_held_out_pairs_are_never_asked_or_answered_in_training():
     assert any(must) and all(qa.involved & task.held_out for qa in must if qa)
 
 
-def test_trainer_step_then_frozen_image_encoder(tmp_path):
-    """A few steps of the real config on 12 scenes: finite losses, then the frozen stage (the image
-    encoder's output computed once and reused), and three folders the real classes load."""
-    from visionlab.toy.blip_task import BlipTask, PARTS
+def test_trainer_stages_image_encoder_then_text_on_frozen_features(tmp_path):
+    """The real config on 12 scenes: stage 1 moves the image encoder (and its probe reads held-out
+    scenes), stage 2's features are the frozen encoder's own output, a text step is finite and
+    touches only the text modules, and the three saved folders load in the real classes."""
+    from visionlab.toy.blip_task import BlipTask, PARTS, scene_arrays
     from visionlab.toy.train import load_config
 
     cfg = load_config(ROOT / "configs" / "shapes-blip-tiny.toml")
-    cfg["data"].update(train_scenes=12, freeze_vision_after=1, questions_per_scene_frozen=3)
+    cfg["data"].update(train_scenes=12, questions_per_scene=3)
+    cfg["vision"].update(steps=2, batch_size=4, probe_scenes=4)
     task = BlipTask(cfg)
     model = task.build()
-    arrays = task.train_arrays()
-    batch = tuple(a[:6] for a in arrays)
-    first = task.loss(model, batch)
-    first.backward()
-    assert torch.isfinite(first) and model.captioner.vision_model.embeddings.patch_embedding.weight.grad is not None
-    second = task.loss(model, batch)                       # step 2: past freeze_vision_after
-    assert task.frozen.shape == (12, 1 + 144, 96) and task.questions_per_scene == 3
-    assert not any(p.requires_grad for p in model.captioner.vision_model.parameters())
+    vision = model.captioner.vision_model
+    before = vision.embeddings.patch_embedding.weight.detach().clone()
+    index, rows = task.train_arrays()
+    assert not torch.equal(before, vision.embeddings.patch_embedding.weight)           # stage 1 trained it
+    assert task.vision_scores["vision_steps"] == 2 and 0 <= task.vision_scores["probe_pooled_shape"] <= 1
+    assert task.frozen.shape == (12, 1 + 144, 96) and index.tolist() == list(range(12)) and rows.shape == (12, 5, 4)
+    assert not any(p.requires_grad for p in vision.parameters())
+    images = torch.from_numpy(scene_arrays(cfg["data"]["train_seed"], 2, 96, 8)[0])
     with torch.no_grad():
-        again = model.captioner.vision_model(pixel_values=blip_task_input(task, arrays[0][:2])).last_hidden_state
+        again = vision(pixel_values=blip_task_input(task, images)).last_hidden_state
     torch.testing.assert_close(task.frozen[:2], again)
-    second.backward()
-    assert torch.isfinite(second)
+    loss = task.loss(model, (index[:6], rows[:6]))
+    loss.backward()
+    assert torch.isfinite(loss) and vision.embeddings.patch_embedding.weight.grad is None
+    assert model.captioner.text_decoder.bert.embeddings.word_embeddings.weight.grad is not None
+    assert model.answerer.text_encoder.embeddings.word_embeddings.weight.grad.abs().sum() > 0
     task.save(model, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*PARTS, "shapesworld.json"])
     from visionlab.toy.blip_eval import load_folder
@@ -128,6 +133,18 @@ def test_trainer_step_then_frozen_image_encoder(tmp_path):
     assert answerer.vision_model.embeddings.position_embedding.shape == (1, 145, 96)
     torch.testing.assert_close(answerer.text_encoder.embeddings.word_embeddings.weight,
                                matcher.text_encoder.embeddings.word_embeddings.weight)   # shared in training
+    torch.testing.assert_close(captioner.vision_model.embeddings.patch_embedding.weight,
+                               vision.embeddings.patch_embedding.weight)                 # the stage-1 encoder
+
+
+def test_pooled_objects_average_each_objects_patches():
+    from visionlab.toy.blip_task import pooled_objects
+
+    tokens = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)   # [B, P, D]
+    labels = torch.tensor([[0, 5, 5, 9], [1, 0, 0, 0]])                   # 0 = background
+    means, which = pooled_objects(tokens, labels)
+    assert which.tolist() == [4, 8, 0]                                      # label - 1, picture by picture
+    torch.testing.assert_close(means, torch.stack([tokens[0, 1:3].mean(0), tokens[0, 3], tokens[1, 0]]))
 
 
 def blip_task_input(task, images):
@@ -343,6 +360,26 @@ def test_registry_has_the_three_blip_classes_bundled_and_from_the_hub():
     assert REGISTRY["blip-vqa-base"].hub_id == "Salesforce/blip-vqa-base"
 
 
+def test_missing_bundled_weights_name_the_config_that_trains_them(monkeypatch, tmp_path):
+    """The three BLIP keys are trained by one config (configs/shapes-blip-tiny.toml); every bundled
+    key's message names a config file that exists."""
+    import dataclasses
+
+    from visionlab.models import registry
+    from visionlab.models.loader import ModelLoadError
+
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)  # an empty weights folder
+    bundled = [s for s in REGISTRY.values() if s.bundled]
+    assert {"shapes-blip-vqa-tiny", "shapes-vit-tiny"} <= {s.key for s in bundled}
+    for spec in bundled:
+        with pytest.raises(ModelLoadError) as caught:  # a key of its own: never a cached model
+            load_spec(dataclasses.replace(spec, key=f"{spec.key}-missing-weights-test"))
+        config = caught.value.text.en.rsplit("python -m visionlab.toy.train ", 1)[1]
+        assert (ROOT / config).is_file() and config in caught.value.text.zh, (spec.key, config)
+        if "blip" in spec.key:
+            assert config == "configs/shapes-blip-tiny.toml"
+
+
 def test_example_questions_follow_the_model_and_colour_swaps():
     assert "what colour is the star?" in example_questions("shapes-blip-vqa-tiny")
     assert "what animal is this?" in example_questions("blip-vqa-base")
@@ -382,15 +419,16 @@ def test_bundled_blip_on_the_example_scene():
 
 def test_bundled_blip_quality_on_held_out_scenes():
     """A smaller sample of `python -m visionlab.toy.blip_eval` (weights/shapes-blip-tiny/evaluation.json
-    has the full figures). Guards against regressions, well above chance (colour and shape 1/6, yes/no
-    1/2); the issue's targets (90 % colour, shape, existence; 80 % counting; 70 % position) are not met
-    by this 30-minute CPU model (see README)."""
+    has the full figures: colour 91%, shape 83%, existence 86%, counting up to 4 objects 67%, position
+    32%, captions naming every object 39%). Guards against regressions, with room for a 60-question
+    sample's noise; the weights before the two-stage trainer (colour 70%, shape 47%, existence 74%,
+    captions 14%) fail it. Counting, position and captions are still below the issue's targets."""
     from visionlab.toy.blip_eval import evaluate
 
     scores = evaluate(REGISTRY["shapes-blip-vqa-tiny"].local_dir.parent, per_kind=60, held_out_per_kind=0,
                       captions=60)
     print(scores)
     assert scores["seed"] == 13 and scores["n_colour"] == 60
-    assert scores["colour"] >= 0.5 and scores["shape"] >= 0.3 and scores["exist"] >= 0.6
-    assert scores["count_up_to_4"] >= 0.5 and scores["position"] >= 0.1
-    assert scores["caption_names_every_object"] >= 0.05 and scores["itm_accuracy"] >= 0.65
+    assert scores["colour"] >= 0.85 and scores["shape"] >= 0.7 and scores["exist"] >= 0.78
+    assert scores["count_up_to_4"] >= 0.5 and scores["position"] >= 0.2
+    assert scores["caption_names_every_object"] >= 0.3 and scores["itm_accuracy"] >= 0.62

@@ -71,3 +71,19 @@ def test_presenter_mode_draws_for_a_projector(browser, app_url, output_dir):
     page.wait_for_timeout(1500)
     page.screenshot(path=str(output_dir / "ask-presenter.png"), full_page=True)
     page.context.close()
+
+
+def test_example_questions_are_in_sight_and_a_click_asks_one(browser, app_url, output_dir):
+    """The example questions show as a list (a closed dropdown showed an empty box); clicking one puts
+    it in the question box and asks it."""
+    page = open_tab(browser, app_url)
+    wait_for_answer(page)
+    example = page.get_by_label("is there a blue ring?", exact=True)   # scene-1 has none
+    assert example.is_visible() and page.get_by_label("what colour is the star?", exact=True).is_visible()
+    example.check()
+    box = page.get_by_label("Your question (in English)")
+    page.wait_for_function("(el) => el.value === 'is there a blue ring?'", arg=box.element_handle(), timeout=30_000)
+    answer = page.get_by_label("Answer", exact=True)
+    page.wait_for_function("(el) => el.value === 'no'", arg=answer.element_handle(), timeout=90_000)
+    page.screenshot(path=str(output_dir / "ask-example-question.png"), full_page=True)
+    page.context.close()

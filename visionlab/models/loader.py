@@ -141,11 +141,12 @@ def load_spec(spec: ModelSpec) -> tuple[Any, float, dict]:
 
     def load() -> tuple[Any, float, dict]:
         if spec.bundled and not (spec.local_dir / "config.json").exists():
+            config = f"configs/{spec.path.split('/')[0]}.toml"  # the trained folder's config (BLIP's three share one)
             raise ModelLoadError(Text(
                 f"the bundled weights for {spec.title} are missing from {spec.local_dir}; "
-                f"re-create them with: python -m visionlab.toy.train configs/{spec.key}.toml",
+                f"re-create them with: python -m visionlab.toy.train {config}",
                 f"{spec.local_dir} 里缺少 {spec.title} 的自带权重；"
-                f"用这个命令重新生成：python -m visionlab.toy.train configs/{spec.key}.toml"))
+                f"用这个命令重新生成：python -m visionlab.toy.train {config}"))
         t0 = time.perf_counter()
         model = _place(LOADERS[spec.library](spec), spec)
         seconds = time.perf_counter() - t0

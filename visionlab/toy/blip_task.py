@@ -8,7 +8,8 @@ encoder + text decoder), `BlipForQuestionAnswering` (image encoder + question en
 decoder) and `BlipForImageTextRetrieval` (image encoder + text encoder + the ITM head and the
 ITC projections). Here they are built from one `BlipConfig` and share modules as BLIP shares
 them: one image encoder for all three, one text encoder for questions and for matching. Each
-step runs the image encoder once on a batch of scenes and adds four losses:
+step of the text modules reads a batch of scenes' image features (the frozen encoder's output, see
+below) and adds four losses:
 
 - LM (language modelling): the caption decoder writes the scene's caption, cross-attending to
   the image patches (next-token cross-entropy);
@@ -24,12 +25,18 @@ step runs the image encoder once on a batch of scenes and adds four losses:
 As in BLIP, whose image encoder starts from an ImageNet ViT, the image encoder starts from a
 pre-trained ViT: VisionLab's own `shapes-vit-tiny` (timm, trained to name single shapes; the
 config's `model.vision_init`), whose blocks are BLIP's layer for layer (its 8 x 8 position table
-is resized to the scenes' grid). A fifth loss only speeds training up (minutes on a CPU): a
-linear head on each patch token names the colour and shape of the object covering most of that
-patch (or background). It is dropped when the three models are saved. After
-`data.freeze_vision_after` steps the image encoder stops learning: its output for every training
-scene is computed once and reused, and the text modules, which learn slowest, get twice the
-questions per step for the rest of training.
+is resized to the scenes' grid). Training has two stages, so that a CPU can do it in minutes:
+
+1. The image encoder learns to see scenes (config `[vision]`): a linear head on each patch token
+   names the colour and shape of the object covering most of that patch (or background), one on
+   the mean of each object's patch tokens names the object (as a cross-attention that finds the
+   object would read it), and one on [CLS] counts the objects; pictures flipped at random. A held-out probe (the same heads on
+   scenes of the validation stream) measures how well the patch features name shape and colour.
+   Both heads are dropped when the three models are saved.
+2. The image encoder is frozen: its output for every training scene is computed once, and the
+   text modules (caption decoder, question encoder, answer decoder, matching head and
+   projections) train with LM, VQA, ITM and ITC on those cached features, many questions per
+   scene, through the generic loop (`visionlab.toy.train`).
 
 Held-out colour-shape pairs (config `data.held_out_pairs`) are never asked about or answered
 in training (they still appear in pictures and captions); see `visionlab.toy.blip_eval`.
@@ -41,6 +48,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +69,9 @@ class BlipTrio(torch.nn.Module):
     """A captioner, an answerer and a matcher (the three transformers BLIP classes) sharing one
     image encoder, and the answerer's text encoder shared with the matcher. Training only (not
     saved): `itc_scale`, the contrastive loss's learnt temperature (the matcher's ITC score is a
-    cosine), and `patch_head`, the per-patch colour-and-shape classifier."""
+    cosine), and stage 1's heads: `patch_head`, the per-patch colour-and-shape classifier,
+    `object_head`, the same read from the mean of an object's patch tokens, and `count_head`, the
+    number of objects read from [CLS]."""
 
     def __init__(self, config):
         super().__init__()
@@ -75,6 +85,8 @@ class BlipTrio(torch.nn.Module):
         self.matcher.text_encoder = self.answerer.text_encoder
         self.itc_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.patch_head = torch.nn.Linear(config.vision_config.hidden_size, 1 + len(SHAPES) * len(COLOUR_NAMES))
+        self.count_head = torch.nn.Linear(config.vision_config.hidden_size, 1 + w.MAX_THINGS)
+        self.object_head = torch.nn.Linear(config.vision_config.hidden_size, len(SHAPES) * len(COLOUR_NAMES))
 
 
 def timm_vit_to_blip(state: dict[str, torch.Tensor], grid: int) -> dict[str, torch.Tensor]:
@@ -160,6 +172,16 @@ def scene_arrays(seed: int, count: int, size: int, patch: int, start: int = 0
     return images, rows, labels
 
 
+def pooled_objects(tokens: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean patch token of each (colour, shape) present in each picture, and its class (shape * 6 +
+    colour). tokens [B, P, D] (patches only), labels [B, P] patch labels (0 = background)."""
+    onehot = F.one_hot(labels, 1 + len(SHAPES) * len(COLOUR_NAMES)).to(tokens.dtype)[:, :, 1:]   # [B, P, 36]
+    patches = onehot.sum(1)                                                                   # [B, 36]
+    means = torch.einsum("bpk,bpd->bkd", onehot, tokens) / patches.clamp(min=1)[..., None]  # [B, 36, D]
+    present = patches > 0
+    return means[present], torch.nonzero(present)[:, 1]                                      # [O, D], [O]
+
+
 def decoder_inputs(tokenizer, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """[DEC] text [SEP] ids, their attention mask and LM labels (padding ignored), as BLIP's
     decoders are trained: the first token is replaced by the decoder's start token."""
@@ -176,17 +198,20 @@ class BlipTask:
     def __init__(self, cfg: dict[str, Any]):
         self.cfg = cfg
         self.data = cfg["data"]
+        self.vision = dict(cfg.get("vision", {}))
         self.size = int(self.data["image_size"])
+        self.patch = int(cfg["model"]["vision"]["patch_size"])
         self.held_out = frozenset(tuple(p) for p in self.data.get("held_out_pairs", []))
         self.weights = dict(self.data.get("question_weights", {}))
-        self.loss_weights = {"lm": 1.0, "vqa": 1.0, "itm": 1.0, "itc": 1.0, "patches": 0.0,
-                             **cfg.get("loss", {})}
+        self.loss_weights = {"lm": 1.0, "vqa": 1.0, "itm": 1.0, "itc": 1.0, **cfg.get("loss", {})}
         # the image encoder's normalisation: that of the ViT it starts from (config `data.mean`, `data.std`)
         self.mean = tuple(self.data.get("mean", CLIP_MEAN))
         self.std = tuple(self.data.get("std", CLIP_STD))
         self.rng = np.random.default_rng(int(cfg.get("seed", 0)))
-        self.step, self.frozen, self.images = 0, None, None
-        self.questions_per_scene = int(self.data.get("questions_per_scene", 2))
+        self.model: BlipTrio | None = None
+        self.frozen: torch.Tensor | None = None    # [N, 1 + P, D] the frozen image encoder's output per scene
+        self.vision_scores: dict[str, float] = {}
+        self.questions_per_scene = int(self.data.get("questions_per_scene", 8))
         self.tokenizer = w.build_tokenizer(int(cfg["model"]["text"]["max_position_embeddings"]))
 
     def build(self) -> torch.nn.Module:
@@ -198,51 +223,133 @@ class BlipTask:
             folder = ROOT / init
             if not (folder / "model.safetensors").exists():
                 raise FileNotFoundError(f"{folder} is missing: train it first (configs/{folder.name}.toml)")
-            grid = self.size // int(self.cfg["model"]["vision"]["patch_size"])
-            state = timm_vit_to_blip(load_file(folder / "model.safetensors"), grid)
+            state = timm_vit_to_blip(load_file(folder / "model.safetensors"), self.size // self.patch)
             missing, unexpected = model.captioner.vision_model.load_state_dict(state, strict=False)
             assert not unexpected and not missing, (missing, unexpected)
+        self.model = model
         return model
 
     def train_arrays(self) -> tuple[torch.Tensor, ...]:
-        patch = int(self.cfg["model"]["vision"]["patch_size"])
-        arrays = [torch.from_numpy(a) for a in
-                  scene_arrays(self.data["train_seed"], self.data["train_scenes"], self.size, patch)]
-        self.images = arrays[0]
-        return (*arrays, torch.arange(len(arrays[0])))  # the scenes' numbers: for the frozen stage
+        """Stage 1 (the image encoder learns the scenes), then stage 2's data: each training scene's
+        number (its row of the frozen image features) and its objects."""
+        images, rows, labels = (torch.from_numpy(a) for a in
+                                scene_arrays(self.data["train_seed"], self.data["train_scenes"], self.size, self.patch))
+        assert self.model is not None, "build() first"
+        if int(self.vision.get("steps", 0)):
+            self.train_vision(self.model, images, rows, labels)
+        self.freeze(self.model, images)
+        return torch.arange(len(images)), rows
 
-    # ---- one step ----
-    def loss(self, model: BlipTrio, batch) -> torch.Tensor:
-        images, rows, labels, index = batch  # [B, S, S, 3] uint8, [B, 5, 4], [B, g, g], [B]
-        self.step += 1
-        if self.frozen is None and self.step > int(self.data.get("freeze_vision_after", 10**9)):
-            self.freeze(model)
-        if self.frozen is not None:  # the image encoder's output, computed once
-            img, h, v = self.frozen[index], False, False
-        else:
-            h, v = self.rng.random() < 0.5, self.rng.random() < 0.5
-            images, labels = (images.flip(2), labels.flip(2)) if h else (images, labels)
-            images, labels = (images.flip(1), labels.flip(1)) if v else (images, labels)
-            img = model.captioner.vision_model(pixel_values=to_model_input(images, self.mean, self.std)).last_hidden_state
-        scenes = [w.flip(w.rows_to_things(r), h, v) for r in rows.numpy()]
-        parts = {"lm": self.lm_loss(model, img, scenes), "vqa": self.vqa_loss(model, img, scenes),
-                 **self.matching_losses(model, img, scenes)}
-        if self.loss_weights["patches"] and self.frozen is None:
-            logits = model.patch_head(img[:, 1:])                                     # [B, P, 37]
-            parts["patches"] = F.cross_entropy(logits.flatten(0, 1), labels.flatten())
-        return sum(self.loss_weights[k] * v for k, v in parts.items())
+    # ---- stage 1: the image encoder ----
+    def vision_loss(self, model: BlipTrio, images: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor,
+                    flip: tuple[bool, bool] = (False, False)) -> torch.Tensor:
+        """Per-patch colour-and-shape cross-entropy, plus `vision.objects` x that of each object's mean
+        patch token, plus `vision.count` x the [CLS] count's. images
+        [B, S, S, 3] uint8, rows [B, 5, 4], labels [B, g, g]; flip: (horizontal, vertical)."""
+        if flip[0]:
+            images, labels = images.flip(2), labels.flip(2)
+        if flip[1]:
+            images, labels = images.flip(1), labels.flip(1)
+        tokens = model.captioner.vision_model(pixel_values=to_model_input(images, self.mean, self.std)).last_hidden_state
+        patches = F.cross_entropy(model.patch_head(tokens[:, 1:]).flatten(0, 1), labels.flatten())  # [B * P, 37]
+        means, which = pooled_objects(tokens[:, 1:], labels.flatten(1))
+        objects = F.cross_entropy(model.object_head(means), which)                                  # [O, 36]
+        count = F.cross_entropy(model.count_head(tokens[:, 0]), (rows[:, :, 0] >= 0).sum(1))      # [B, 6]
+        return patches + float(self.vision.get("objects", 1.0)) * objects + float(self.vision.get("count", 0.5)) * count
+
+    def train_vision(self, model: BlipTrio, images: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor) -> None:
+        """Stage 1: AdamW on the image encoder and its two heads, linear warm-up then cosine decay,
+        linear learning-rate scaling (`vision.base_lr` x batch / `vision.base_batch_size`)."""
+        from tqdm import tqdm
+
+        from visionlab.toy.train import lr_at
+
+        steps, batch = int(self.vision["steps"]), int(self.vision.get("batch_size", 64))
+        peak = float(self.vision["base_lr"]) * batch / int(self.vision.get("base_batch_size", 256))
+        params = [*model.captioner.vision_model.parameters(), *model.patch_head.parameters(),
+                  *model.object_head.parameters(), *model.count_head.parameters()]
+        decay = [p for p in params if p.ndim > 1]
+        optim = torch.optim.AdamW([{"params": decay, "weight_decay": float(self.vision.get("weight_decay", 0.05))},
+                                   {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}], lr=peak)
+        gen = torch.Generator().manual_seed(int(self.cfg.get("seed", 0)))
+        t0 = time.time()
+        model.train()
+        for step in tqdm(range(steps), desc="image encoder", unit="step"):
+            for group in optim.param_groups:
+                group["lr"] = lr_at(step, steps, int(self.vision.get("warmup_steps", 100)), peak)
+            idx = torch.randint(0, len(images), (batch,), generator=gen)
+            flip = (bool(self.rng.random() < 0.5), bool(self.rng.random() < 0.5))
+            loss = self.vision_loss(model, images[idx], rows[idx], labels[idx], flip)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optim.step()
+        model.eval()
+        self.vision_scores = {"vision_seconds": round(time.time() - t0, 1), "vision_steps": float(steps),
+                              **self.probe(model)}
+        print("image encoder, held-out probe:", json.dumps(self.vision_scores), flush=True)
 
     @torch.no_grad()
-    def freeze(self, model: BlipTrio) -> None:
-        """From now on the image encoder stays as it is: its output for every training scene is
-        computed once, and the text modules train on many more questions per second."""
+    def probe(self, model: BlipTrio, scenes: int | None = None) -> dict[str, float]:
+        """How well the image encoder's tokens name what is where, on scenes of the validation stream:
+        the stage-1 heads read each object patch's shape and colour (patch_*), each object's shape and
+        colour by the majority of its patches (object_*) and from the mean of its patch tokens
+        (pooled_*), and the number of objects from [CLS]."""
+        n = int(scenes or self.vision.get("probe_scenes", 300))
+        images, rows, labels = (torch.from_numpy(a) for a in
+                                scene_arrays(self.data["val_seed"], n, self.size, self.patch, start=10_000))
+        tokens = self.encode(model, images)                                             # [N, 1 + P, D]
+        guess = model.patch_head(tokens[:, 1:]).argmax(-1)                              # [N, P]
+        truth = labels.flatten(1)                                                       # [N, P]
+        k = len(COLOUR_NAMES)
+        on = truth > 0
+        shape_ok = (guess > 0) & ((guess - 1) // k == (truth - 1) // k)
+        colour_ok = (guess > 0) & ((guess - 1) % k == (truth - 1) % k)
+        objects_shape, objects_colour = [], []
+        for i in range(n):
+            for label in truth[i].unique().tolist():
+                if label == 0:
+                    continue
+                votes = guess[i][(truth[i] == label) & (guess[i] > 0)]
+                objects_shape.append(len(votes) > 0 and int(((votes - 1) // k).mode().values) == (label - 1) // k)
+                objects_colour.append(len(votes) > 0 and int(((votes - 1) % k).mode().values) == (label - 1) % k)
+        count = model.count_head(tokens[:, 0]).argmax(-1) == (rows[:, :, 0] >= 0).sum(1)
+        means, which = pooled_objects(tokens[:, 1:], truth)
+        named = model.object_head(means).argmax(-1)                                     # [O]
+        return {"probe_patch_shape": round(float(shape_ok[on].float().mean()), 4),
+                "probe_patch_colour": round(float(colour_ok[on].float().mean()), 4),
+                "probe_background": round(float((guess[~on] == 0).float().mean()), 4),
+                "probe_object_shape": round(float(np.mean(objects_shape)), 4),
+                "probe_object_colour": round(float(np.mean(objects_colour)), 4),
+                "probe_pooled_shape": round(float((named // k == which // k).float().mean()), 4),
+                "probe_pooled_colour": round(float((named % k == which % k).float().mean()), 4),
+                "probe_count": round(float(count.float().mean()), 4)}
+
+    @torch.no_grad()
+    def encode(self, model: BlipTrio, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """The image encoder's output for uint8 pictures [N, S, S, 3]: [N, 1 + P, D] float32."""
         vision = model.captioner.vision_model
-        for p in [*vision.parameters(), *model.patch_head.parameters()]:
+        return torch.cat([vision(pixel_values=to_model_input(images[i:i + batch], self.mean, self.std))
+                          .last_hidden_state for i in range(0, len(images), batch)])
+
+    def freeze(self, model: BlipTrio, images: torch.Tensor) -> None:
+        """From now on the image encoder stays as it is: its output for every training scene is
+        computed once, and the text modules train on it."""
+        for p in [*model.captioner.vision_model.parameters(), *model.patch_head.parameters(),
+                  *model.object_head.parameters(), *model.count_head.parameters()]:
             p.requires_grad_(False)
             p.grad = None
-        self.frozen = torch.cat([vision(pixel_values=to_model_input(self.images[i:i + 256], self.mean, self.std))
-                                 .last_hidden_state for i in range(0, len(self.images), 256)])  # [N, 1 + P, D]
-        self.questions_per_scene = int(self.data.get("questions_per_scene_frozen", self.questions_per_scene))
+        model.eval()
+        self.frozen = self.encode(model, images)                                       # [N, 1 + P, D]
+
+    # ---- stage 2: one step of the text modules ----
+    def loss(self, model: BlipTrio, batch) -> torch.Tensor:
+        index, rows = batch  # [B] the scenes' numbers, [B, 5, 4] their objects
+        img = self.frozen[index]                                                      # [B, 1 + P, D]
+        scenes = [w.rows_to_things(r) for r in rows.numpy()]
+        parts = {"lm": self.lm_loss(model, img, scenes), "vqa": self.vqa_loss(model, img, scenes),
+                 **self.matching_losses(model, img, scenes)}
+        return sum(self.loss_weights[k] * v for k, v in parts.items())
 
     def lm_loss(self, model: BlipTrio, img: torch.Tensor, scenes: list) -> torch.Tensor:
         ids, mask, labels = decoder_inputs(self.tokenizer, [w.caption(s) for s in scenes])
@@ -298,7 +405,7 @@ class BlipTask:
         scores = evaluate_models(model.captioner, model.answerer, model.matcher, self.tokenizer, self.mean,
                                  self.std, seed=self.data["val_seed"], per_kind=int(self.data.get("val_questions", 60)),
                                  held_out=self.held_out, held_out_per_kind=0, captions=int(self.data.get("val_captions", 60)))
-        return {f"val_{k}": v for k, v in scores.items() if isinstance(v, float)}
+        return {**self.vision_scores, **{f"val_{k}": v for k, v in scores.items() if isinstance(v, float)}}
 
     def processor(self):
         from transformers import BlipImageProcessor, BlipProcessor
@@ -315,7 +422,7 @@ class BlipTask:
             processor.save_pretrained(out_dir / folder)
         info = {"held_out_pairs": [list(p) for p in sorted(self.held_out)], "kinds": list(w.KINDS),
                 "image_size": self.size, "level_margin": w.MARGIN, "train_seed": self.data["train_seed"],
-                "val_seed": self.data["val_seed"], "itc_scale": round(float(model.itc_scale.detach().exp()), 3),
+                "val_seed": self.data["val_seed"], **self.vision_scores, "itc_scale": round(float(model.itc_scale.detach().exp()), 3),
                 "example_questions": list(EXAMPLE_QUESTIONS)}
         (out_dir / "shapesworld.json").write_text(json.dumps(info, indent=2) + "\n")
 
