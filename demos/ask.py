@@ -8,6 +8,7 @@ import gradio as gr
 from demos.common import (MODEL_CONCURRENCY, answered_by, example_paths, handler, image_input, model_choices,
                           model_dropdown, note_panel, skip_without_image, warn)
 from demos.example_cache import cached_for_examples
+from demos.progress import with_progress
 from demos.figures import png_button
 from demos.i18n import choices, say, tr
 from visionlab.markdown import escape
@@ -114,9 +115,9 @@ def run_match(image: str | None, sentences: str, model: str):
     return rows, warn(r.notice, text + notes)
 
 
-caption_endpoint = handler(run_caption)
-ask_endpoint = handler(run_ask)
-match_endpoint = handler(run_match)
+caption_endpoint = handler(with_progress(run_caption))
+ask_endpoint = handler(with_progress(run_ask, models=2))
+match_endpoint = handler(with_progress(run_match, models=2))
 
 
 def follow_vqa_model(model: str):
