@@ -22,18 +22,19 @@ from visionlab.text import Text
 # (model, step, device class) -> seconds of the model call (preparing the picture + forward), with
 # random weights of the real architecture on 2 CPU threads of a quiet machine (a busy one takes
 # two to four times as long). OWL-ViT, OWLv2 and SAM ViT-B: measured forward times (STACK.md's
-# table); Grounding DINO T: 1.55 x OWLv2, its ratio to OWLv2 in one run of `python -m bench.real_size`
-# (24.6 s against 15.8 s on a busy machine). No GPU was measured for VisionLab: there, nothing is
-# said until this server has measured it.
+# table); Grounding DINO T: twice OWLv2, its ratio to OWLv2 in two runs of `python -m bench.real_size`
+# (1.55x and 2.5x). No GPU was measured for VisionLab: there, nothing is said until this server
+# has measured it.
 PRIORS: dict[tuple[str, str, str], float] = {
     ("owlvit-base-32", "detect", "cpu"): 0.7,
     ("owlv2-base", "detect", "cpu"): 6.0,
-    ("grounding-dino-tiny", "detect", "cpu"): 9.0,
+    ("grounding-dino-tiny", "detect", "cpu"): 12.0,
     ("sam-vit-b", "encode", "cpu"): 9.5,
     # SAM-family models in transformers: SAM ViT-B's 9.5 s divided by each one's speed-up over
     # segment-anything's ViT-B set_image in one run of `python -m bench.sam_family` (2 threads, 1024 px,
     # a busy machine: ViT-B 24.2 s, EdgeTAM 1.94 s, SAM 2.1 Hiera-T 6.46 s, SlimSAM-50 10.3 s); EdgeTAM
-    # as the app runs it on a CPU (folded and channels-last: 18x ViT-B in another run).
+    # as the app runs it on a CPU (folded and channels-last: 18x ViT-B in another run; on a quieter
+    # machine 0.52 s against ViT-B's 10.6 s).
     ("edgetam", "encode", "cpu"): 0.5,
     ("sam2.1-hiera-tiny", "encode", "cpu"): 2.5,
     ("slimsam-50", "encode", "cpu"): 4.0,

@@ -22,7 +22,8 @@ DEFAULTS = {"classification": "resnet50", "attention": "dino-vit-s8", "grad-cam"
             "caption": "blip-caption-base", "vqa": "blip-vqa-base", "itm": "blip-itm-base-coco"}
 
 # task -> {"cpu": key, "gpu": key}. Why, with the figures measured by bench/real_size.py on 2 CPU
-# threads: OWLv2 at 960 px takes ~5.6 s a picture there, OWL-ViT B/32 at 768 px ~0.6 s.
+# threads: OWLv2 at 960 px takes ~5.6 s a picture there, OWL-ViT B/32 at 768 px ~0.6 s; through the app,
+# 8.1 s against 1.2 s a new picture (6.8x). EdgeTAM: see bench/sam_family.py and costs.PRIORS.
 BY_DEVICE = {
     "detection": {"cpu": "owlvit-base-32", "gpu": "owlv2-base"},
     "segmentation": {"cpu": "edgetam", "gpu": "sam-vit-b"},
@@ -32,13 +33,13 @@ BY_DEVICE = {
 # task -> {device class: why that default}, shown in the tab under its model list.
 REASONS = {
     "detection": {
-        "cpu": Text("On a CPU VisionLab starts on OWL-ViT B/32: about ten times faster than OWLv2 at 960 px, "
+        "cpu": Text("On a CPU VisionLab starts on OWL-ViT B/32: about seven times faster than OWLv2 at 960 px, "
                     "which sees small objects better and is the default when there is a GPU.",
-                    "在 CPU 上 VisionLab 默认用 OWL-ViT B/32：它比 960 像素的 OWLv2 快约十倍；OWLv2 更擅长找小物体，"
+                    "在 CPU 上 VisionLab 默认用 OWL-ViT B/32：它比 960 像素的 OWLv2 快约七倍；OWLv2 更擅长找小物体，"
                     "有 GPU 时默认用它。"),
         "gpu": Text("With a GPU VisionLab starts on OWLv2 (960 px), which sees small objects better; on a CPU it "
-                    "starts on the ten times faster OWL-ViT B/32.",
-                    "有 GPU 时 VisionLab 默认用 OWLv2（960 像素），它更擅长找小物体；在 CPU 上默认用快约十倍的 OWL-ViT B/32。"),
+                    "starts on OWL-ViT B/32, about seven times faster.",
+                    "有 GPU 时 VisionLab 默认用 OWLv2（960 像素），它更擅长找小物体；在 CPU 上默认用快约七倍的 OWL-ViT B/32。"),
     },
     "segmentation": {
         "cpu": Text("On a CPU VisionLab starts on EdgeTAM: Meta's on-device SAM 2, whose small convolutional encoder "
