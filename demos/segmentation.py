@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import json
 
 import gradio as gr
@@ -160,7 +162,8 @@ def segment_endpoint(image: str | None, points: str = "", box: str = "", model: 
         size = load_image(image).size
         points = json.dumps([[size[0] / 2, size[1] / 2]])
         note = say(Text("No prompt was given: one point at the centre was used. ", "没有给提示：用了图片中心的一个点。"))
-    seg = segment(image, points, box, model, download=_download_bar(progress, model))
+    with _encoding(progress, model) as download:
+        seg = segment(image, points, box, model, download=download)
     *pictures, text = outputs_for(seg, request)
     return (*pictures, note + text)
 
@@ -169,17 +172,15 @@ ENCODING = Text("{title}: encoding the picture (only the first click on a new pi
                 "{title}：先编码图片（只有新图片的第一次点击要等这一步），再算掩码")
 
 
-def _download_bar(progress: gr.Progress, model: str):
-    """The progress line: a hub model's download in MB the first time, then what runs (with what a
-    new picture costs here); returns the byte counter for a segment-anything checkpoint download."""
-    from demos.progress import announce
+@contextmanager
+def _encoding(progress: gr.Progress, model: str, doing: Text = ENCODING, step: str | None = "encode"):
+    """The progress line while the block runs: a hub model's download in MB the first time, then
+    what runs (with what a new picture costs here). Yields the byte counter for a segment-anything
+    checkpoint download (None for a model outside the registry: the pipeline refuses it)."""
+    from demos.progress import announced
 
-    announce([model], progress, ENCODING, step="encode")
-
-    def report(done: int, total: int) -> None:
-        progress(done / total if total else None,
-                 desc=say(Text(f"Downloading the SAM checkpoint ({done >> 20} MB)", f"正在下载 SAM 权重文件（{done >> 20} MB）")))
-    return report
+    with announced([model], progress, doing, step) as line:
+        yield line.report if line else None
 
 
 def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.SelectData,
@@ -206,7 +207,8 @@ def on_click(image: str | None, prompts: dict, mode: str, model: str, evt: gr.Se
         prompts = {**prompts, "box": [*prompts["corner"], x, y], "corner": None}
     else:
         prompts = {**prompts, "points": prompts["points"] + [[x, y, 1 if mode == CLICK_MODES[0] else 0]]}
-    seg = segment(image, prompts["points"], prompts["box"], model, download=_download_bar(progress, model))
+    with _encoding(progress, model) as download:
+        seg = segment(image, prompts["points"], prompts["box"], model, download=download)
     return (*outputs_for(seg, request), prompts)
 
 
@@ -242,8 +244,9 @@ def everything(image: str | None, model: str, points_per_side: int, request: gr.
     need_picture(image)
     points_per_side = budget.number(points_per_side, GRID, 4, budget.MAX_GRID_SIDE, whole=True)
     n = points_per_side ** 2
-    progress(None, desc=say(Text(f"Asking SAM at {n} grid points", f"在 {n} 个网格点上询问 SAM")))
-    seg = segment_everything(image, model, points_per_side, download=_download_bar(progress, model))
+    asking = Text(f"{{title}}: asking at {n} grid points", f"{{title}}：在 {n} 个网格点上询问")
+    with _encoding(progress, model, asking, step=None) as download:
+        seg = segment_everything(image, model, points_per_side, download=download)
     picture, annotated, pngs, text = all_masks(seg, request)
     return picture, annotated, pngs, text + say(Text(f" ({n} grid points asked.)", f"（询问了 {n} 个网格点。）"))
 
@@ -254,7 +257,9 @@ def boxes_to_masks(image: str | None, boxes_json: str, model: str, request: gr.R
 
     need_picture(image)
     checked_boxes(boxes_json)
-    return all_masks(segment_boxes(image, boxes_json, model=model, download=_download_bar(progress, model)), request)
+    with _encoding(progress, model) as download:
+        seg = segment_boxes(image, boxes_json, model=model, download=download)
+    return all_masks(seg, request)
 
 
 def text_to_masks(image: str | None, text: str, detector: str, model: str, request: gr.Request,
@@ -266,7 +271,8 @@ def text_to_masks(image: str | None, text: str, detector: str, model: str, reque
 
     need_picture(image)
     text = checked_queries(text)
-    raw, kept, seg = grounded_masks(image, text, detector, model, download=_download_bar(progress, model))
+    with _encoding(progress, model) as download:
+        raw, kept, seg = grounded_masks(image, text, detector, model, download=download)
     result = all_masks(seg, request)
     n = len(kept.indices)
     found = say(Text(f"{raw.title} found {n} box{'es' if n != 1 else ''}. ", f"{raw.title} 找到了 {n} 个框。"))
