@@ -192,7 +192,7 @@ def load_model(key: str) -> LoadedModel:
     if cached is not None:  # in memory: no need to ask about the hub
         model, seconds, memo = cached
         return LoadedModel(spec, spec, model, None, seconds, memo)
-    why = _why_not_now(spec)
+    why = why_not_now(spec)
     if why:
         return _fallback(spec, why)
     try:
@@ -208,7 +208,7 @@ def load_model(key: str) -> LoadedModel:
     return LoadedModel(spec, spec, model, None, seconds, memo)
 
 
-def _why_not_now(spec: ModelSpec) -> Text | None:
+def why_not_now(spec: ModelSpec) -> Text | None:
     """A reason not to try loading a hub model now (decided without building it), or None."""
     status = hub_status()
     failed = _unavailable.get(spec.key)
@@ -230,7 +230,7 @@ def answering_key(key: str) -> str:
         return spec.fallback if key in _stand_in_notices else key
     if key in _cache:
         return key
-    return (spec.fallback or key) if _why_not_now(spec) else key
+    return (spec.fallback or key) if why_not_now(spec) else key
 
 
 def preload(keys: list[str]) -> list[LoadedModel]:

@@ -385,9 +385,9 @@ def _hub_model_unavailable(spec: ModelSpec) -> Text | None:
     """Why a hub model (transformers) cannot answer now, decided without touching the network: it is
     neither in memory nor in the Hugging Face cache and VisionLab is offline, or it failed to download
     a moment ago. None when it can (online, the first use downloads it)."""
-    from visionlab.models.loader import _why_not_now
+    from visionlab.models.loader import why_not_now
 
-    why = _why_not_now(spec)
+    why = why_not_now(spec)
     if why is None:
         return None
     return Text(f"{spec.title} cannot be loaded now ({why.en}).", f"现在无法加载 {spec.title}（{why.zh}）。")
