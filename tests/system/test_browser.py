@@ -9,19 +9,26 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
+    """Headless Debian Chromium for one test module (skips without it); the browser tests import it."""
     if not CHROMIUM:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url, wait_until="load", timeout=120_000)
-        page.get_by_role("tab", name="Segment Anything").wait_for(timeout=120_000)  # the last tab: all built
-        yield page
-        browser.close()
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(app_url, wait_until="load", timeout=120_000)
+    page.get_by_role("tab", name="Segment Anything").wait_for(timeout=120_000)  # the last tab: all built
+    yield page
+    page.close()
 
 
 def open_example(page, tab: str, example: str) -> None:

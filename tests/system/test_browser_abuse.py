@@ -3,7 +3,7 @@ worker waits between steps), and typed text reaches the page as text, not as HTM
 
 import pytest
 
-from tests.system.test_browser import open_example, page  # noqa: F401 - page: the shared browser fixture
+from tests.system.test_browser import browser, open_example, page  # noqa: F401 - the shared browser fixtures
 
 pytestmark = pytest.mark.e2e
 

@@ -1,25 +1,11 @@
 """The ask-the-picture tab in headless Chromium: an example scene captioned and asked about, in
 English, in 中文 and in presenter mode; a screenshot of each (test-output/ask-*.png)."""
 
-import shutil
-
 import pytest
 
+from tests.system.test_browser import browser  # noqa: F401 - the shared headless Chromium
+
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser(app_url):
-    if not CHROMIUM:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def open_tab(browser, url: str):

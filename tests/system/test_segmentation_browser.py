@@ -4,7 +4,7 @@ with a sentence for a hub model that is not here."""
 
 import pytest
 
-from tests.system.test_browser import page  # noqa: F401 - page: the shared browser fixture
+from tests.system.test_browser import browser  # noqa: F401 - the shared headless Chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -15,8 +15,8 @@ pytestmark = pytest.mark.e2e
     ("zh-CN", "分割一切", ["在 CPU 上 VisionLab 默认用 EdgeTAM", "图像编码器处理一张新图片", "之后的点击立刻就有结果",
                                    "现在无法加载", "GrabCut"]),
 ])
-def test_segmentation_tab_default_cost_and_offline_fallback(page, app_url, output_dir, locale, tab, says):  # noqa: F811
-    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}, locale=locale)
+def test_segmentation_tab_default_cost_and_offline_fallback(browser, app_url, output_dir, locale, tab, says):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale=locale)
     page = context.new_page()
     page.goto(app_url, wait_until="load", timeout=120_000)
     page.get_by_role("tab", name=tab).wait_for(timeout=120_000)

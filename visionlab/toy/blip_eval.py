@@ -23,7 +23,7 @@ import argparse
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -64,21 +64,26 @@ def collect(seed: int, per_kind: int, size: int, kinds=w.KINDS, avoid: frozenset
 
 
 @torch.inference_mode()
-def answer_all(answerer, tokenizer, pixels: Callable, questions: list[str], pictures: list[np.ndarray],
-               max_new_tokens: int = 6) -> list[str]:
-    """Greedy answers through `BlipForQuestionAnswering.generate`, batched by question length."""
-    ids = [tokenizer(q, truncation=True)["input_ids"] for q in questions]
-    answers = [""] * len(questions)
+def same_length_batches(ids: list[list[int]]) -> Iterator[list[int]]:
+    """Indices into `ids` (token rows) in batches of at most BATCH rows of one length (no padding)."""
     by_length = defaultdict(list)
     for i, row in enumerate(ids):
         by_length[len(row)].append(i)
     for group in by_length.values():
         for start in range(0, len(group), BATCH):
-            idx = group[start:start + BATCH]
-            out = answerer.generate(input_ids=torch.tensor([ids[i] for i in idx]),
-                                    pixel_values=pixels([pictures[i] for i in idx]), max_new_tokens=max_new_tokens)
-            for i, text in zip(idx, tokenizer.batch_decode(out, skip_special_tokens=True)):
-                answers[i] = text.strip()
+            yield group[start:start + BATCH]
+
+
+def answer_all(answerer, tokenizer, pixels: Callable, questions: list[str], pictures: list[np.ndarray],
+               max_new_tokens: int = 6) -> list[str]:
+    """Greedy answers through `BlipForQuestionAnswering.generate`, batched by question length."""
+    ids = [tokenizer(q, truncation=True)["input_ids"] for q in questions]
+    answers = [""] * len(questions)
+    for idx in same_length_batches(ids):
+        out = answerer.generate(input_ids=torch.tensor([ids[i] for i in idx]),
+                                pixel_values=pixels([pictures[i] for i in idx]), max_new_tokens=max_new_tokens)
+        for i, text in zip(idx, tokenizer.batch_decode(out, skip_special_tokens=True)):
+            answers[i] = text.strip()
     return answers
 
 
@@ -99,15 +104,10 @@ def match_all(matcher, tokenizer, pixels: Callable, pictures: list[np.ndarray], 
     `BlipForImageTextRetrieval` (use_itm_head True / False), batched by sentence length."""
     ids = [tokenizer(s, truncation=True)["input_ids"] for s in sentences]
     itm, itc = np.zeros(len(ids), np.float32), np.zeros(len(ids), np.float32)
-    by_length = defaultdict(list)
-    for i, row in enumerate(ids):
-        by_length[len(row)].append(i)
-    for group in by_length.values():
-        for start in range(0, len(group), BATCH):
-            idx = group[start:start + BATCH]
-            x, t = pixels([pictures[i] for i in idx]), torch.tensor([ids[i] for i in idx])
-            itm[idx] = F.softmax(matcher(input_ids=t, pixel_values=x).itm_score.float(), -1)[:, 1].numpy()
-            itc[idx] = matcher(input_ids=t, pixel_values=x, use_itm_head=False).itm_score.float().diagonal().numpy()
+    for idx in same_length_batches(ids):
+        x, t = pixels([pictures[i] for i in idx]), torch.tensor([ids[i] for i in idx])
+        itm[idx] = F.softmax(matcher(input_ids=t, pixel_values=x).itm_score.float(), -1)[:, 1].numpy()
+        itc[idx] = matcher(input_ids=t, pixel_values=x, use_itm_head=False).itm_score.float().diagonal().numpy()
     return itm, itc
 
 
