@@ -411,7 +411,8 @@ def test_bundled_blip_on_the_example_scene():
     assert blip.ask(str(SCENE), "how many shapes are there?").answer == "5"
     assert blip.ask(str(SCENE), "is there a green circle?").answer == "no"
     c = blip.caption(str(SCENE))
-    assert c.grid == (12, 12) and c.attention.shape[1:] == (2, 145) and "yellow star" in c.caption
+    # attention: [tokens, 3 decoder layers, 1 + 144 image tokens]
+    assert c.grid == (12, 12) and c.attention.shape[1:] == (3, 145) and "yellow star" in c.caption
     m = blip.match(str(SCENE), "a yellow star\na green ring")
     assert m.scores[0].itm_probability > 0.5 > m.scores[1].itm_probability   # present, absent
     assert m.scores[0].itc_cosine > m.scores[1].itc_cosine
@@ -419,16 +420,17 @@ def test_bundled_blip_on_the_example_scene():
 
 def test_bundled_blip_quality_on_held_out_scenes():
     """A smaller sample of `python -m visionlab.toy.blip_eval` (weights/shapes-blip-tiny/evaluation.json
-    has the full figures: colour 91%, shape 83%, existence 86%, counting up to 4 objects 67%, position
-    32%, captions naming every object 39%). Guards against regressions, with room for a 60-question
-    sample's noise; the weights before the two-stage trainer (colour 70%, shape 47%, existence 74%,
-    captions 14%) fail it. Counting, position and captions are still below the issue's targets."""
+    has the full figures on 300 scenes per kind: colour 95%, shape 91%, existence 93%, counting up to 4
+    objects 82%, position 53%, captions naming every object 51%; this sample of 60 gives 98%, 87%, 92%,
+    76%, 55% and 45%). Guards against regressions with room for a retrain's noise; the weights before
+    the two-stage trainer (colour 70%, shape 47%, existence 74%, captions 14%) fail it. Position and
+    captions are still below the issue's targets."""
     from visionlab.toy.blip_eval import evaluate
 
     scores = evaluate(REGISTRY["shapes-blip-vqa-tiny"].local_dir.parent, per_kind=60, held_out_per_kind=0,
                       captions=60)
     print(scores)
     assert scores["seed"] == 13 and scores["n_colour"] == 60
-    assert scores["colour"] >= 0.85 and scores["shape"] >= 0.7 and scores["exist"] >= 0.78
-    assert scores["count_up_to_4"] >= 0.5 and scores["position"] >= 0.2
-    assert scores["caption_names_every_object"] >= 0.3 and scores["itm_accuracy"] >= 0.62
+    assert scores["colour"] >= 0.88 and scores["shape"] >= 0.78 and scores["exist"] >= 0.83
+    assert scores["count_up_to_4"] >= 0.65 and scores["position"] >= 0.4
+    assert scores["caption_names_every_object"] >= 0.35 and scores["itm_accuracy"] >= 0.7

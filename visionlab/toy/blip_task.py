@@ -240,6 +240,13 @@ class BlipTask:
         self.freeze(self.model, images)
         return torch.arange(len(images)), rows
 
+    def autocast(self):
+        """The training forward passes of both stages in the config's `autocast` dtype on the CPU (for
+        example "bfloat16": about 1.5x faster where the CPU has bfloat16 dot products). Weights, the
+        optimiser, the frozen image features and the saved models stay float32, and so does the app."""
+        dtype = self.cfg.get("autocast")
+        return torch.autocast("cpu", dtype=getattr(torch, dtype or "bfloat16"), enabled=bool(dtype))
+
     # ---- stage 1: the image encoder ----
     def vision_loss(self, model: BlipTrio, images: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor,
                     flip: tuple[bool, bool] = (False, False)) -> torch.Tensor:
@@ -279,7 +286,8 @@ class BlipTask:
                 group["lr"] = lr_at(step, steps, int(self.vision.get("warmup_steps", 100)), peak)
             idx = torch.randint(0, len(images), (batch,), generator=gen)
             flip = (bool(self.rng.random() < 0.5), bool(self.rng.random() < 0.5))
-            loss = self.vision_loss(model, images[idx], rows[idx], labels[idx], flip)
+            with self.autocast():
+                loss = self.vision_loss(model, images[idx], rows[idx], labels[idx], flip)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -347,8 +355,9 @@ class BlipTask:
         index, rows = batch  # [B] the scenes' numbers, [B, 5, 4] their objects
         img = self.frozen[index]                                                      # [B, 1 + P, D]
         scenes = [w.rows_to_things(r) for r in rows.numpy()]
-        parts = {"lm": self.lm_loss(model, img, scenes), "vqa": self.vqa_loss(model, img, scenes),
-                 **self.matching_losses(model, img, scenes)}
+        with self.autocast():
+            parts = {"lm": self.lm_loss(model, img, scenes), "vqa": self.vqa_loss(model, img, scenes),
+                     **self.matching_losses(model, img, scenes)}
         return sum(self.loss_weights[k] * v for k, v in parts.items())
 
     def lm_loss(self, model: BlipTrio, img: torch.Tensor, scenes: list) -> torch.Tensor:
