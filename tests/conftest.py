@@ -26,6 +26,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def temp_dir_inside_pytests(tmp_path_factory):
+    """This process's temp folder is one of pytest's (pytest keeps the last three runs'): gradio_client
+    downloads every output file through a new folder there and leaves it behind, empty (hundreds a
+    run, straight in /tmp before this)."""
+    import tempfile
+
+    before = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tempdir"))
+    yield
+    tempfile.tempdir = before
+
+
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
     """Where tests leave screenshots and other artefacts worth looking at."""

@@ -142,9 +142,11 @@ def test_pooled_objects_average_each_objects_patches():
 
     tokens = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)   # [B, P, D]
     labels = torch.tensor([[0, 5, 5, 9], [1, 0, 0, 0]])                   # 0 = background
-    means, which = pooled_objects(tokens, labels)
+    means, which, centres = pooled_objects(tokens, labels)                   # a 2 x 2 grid
     assert which.tolist() == [4, 8, 0]                                      # label - 1, picture by picture
     torch.testing.assert_close(means, torch.stack([tokens[0, 1:3].mean(0), tokens[0, 3], tokens[1, 0]]))
+    # (x, y): patches 1 and 2 (top right, bottom left) meet in the middle; 3 is bottom right; 0 top left
+    torch.testing.assert_close(centres, torch.tensor([[0.5, 0.5], [0.75, 0.75], [0.25, 0.25]]))
 
 
 def blip_task_input(task, images):
@@ -420,11 +422,12 @@ def test_bundled_blip_on_the_example_scene():
 
 def test_bundled_blip_quality_on_held_out_scenes():
     """A smaller sample of `python -m visionlab.toy.blip_eval` (weights/shapes-blip-tiny/evaluation.json
-    has the full figures on 300 scenes per kind: colour 95%, shape 91%, existence 93%, counting up to 4
-    objects 82%, position 53%, captions naming every object 51%; this sample of 60 gives 98%, 87%, 92%,
-    76%, 55% and 45%). Guards against regressions with room for a retrain's noise; the weights before
-    the two-stage trainer (colour 70%, shape 47%, existence 74%, captions 14%) fail it. Position and
-    captions are still below the issue's targets."""
+    has the full figures on 300 scenes per kind: colour 96%, shape 93%, existence 95%, counting up to 4
+    objects 78%, position 74%, captions naming every object 54%; this sample of 60 gives 95%, 85%, 95%,
+    73%, 68% and 45%). Guards against regressions with room for a retrain's noise; the weights before
+    the two-stage trainer (colour 70%, shape 47%, existence 74%, captions 14%) and those before the
+    image encoder learnt where objects are (position 53%) fail it. Counting and captions are still
+    below the issue's targets."""
     from visionlab.toy.blip_eval import evaluate
 
     scores = evaluate(REGISTRY["shapes-blip-vqa-tiny"].local_dir.parent, per_kind=60, held_out_per_kind=0,
@@ -432,5 +435,5 @@ def test_bundled_blip_quality_on_held_out_scenes():
     print(scores)
     assert scores["seed"] == 13 and scores["n_colour"] == 60
     assert scores["colour"] >= 0.88 and scores["shape"] >= 0.78 and scores["exist"] >= 0.83
-    assert scores["count_up_to_4"] >= 0.65 and scores["position"] >= 0.4
+    assert scores["count_up_to_4"] >= 0.62 and scores["position"] >= 0.58
     assert scores["caption_names_every_object"] >= 0.35 and scores["itm_accuracy"] >= 0.7

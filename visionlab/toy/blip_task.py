@@ -30,9 +30,11 @@ is resized to the scenes' grid). Training has two stages, so that a CPU can do i
 1. The image encoder learns to see scenes (config `[vision]`): a linear head on each patch token
    names the colour and shape of the object covering most of that patch (or background), one on
    the mean of each object's patch tokens names the object (as a cross-attention that finds the
-   object would read it), and one on [CLS] counts the objects; pictures flipped at random. A held-out probe (the same heads on
-   scenes of the validation stream) measures how well the patch features name shape and colour.
-   Both heads are dropped when the three models are saved.
+   object would read it) and says where its centre is (so that "left of" and "from left to right"
+   can be read off the tokens), and one on [CLS] counts the objects; pictures flipped at random. A
+   held-out probe (the same heads on scenes of the validation stream) measures how well the patch
+   features name shape and colour and place the objects. The heads are dropped when the three
+   models are saved.
 2. The image encoder is frozen: its output for every training scene is computed once, and the
    text modules (caption decoder, question encoder, answer decoder, matching head and
    projections) train with LM, VQA, ITM and ITC on those cached features, many questions per
@@ -70,8 +72,8 @@ class BlipTrio(torch.nn.Module):
     image encoder, and the answerer's text encoder shared with the matcher. Training only (not
     saved): `itc_scale`, the contrastive loss's learnt temperature (the matcher's ITC score is a
     cosine), and stage 1's heads: `patch_head`, the per-patch colour-and-shape classifier,
-    `object_head`, the same read from the mean of an object's patch tokens, and `count_head`, the
-    number of objects read from [CLS]."""
+    `object_head`, the same read from the mean of an object's patch tokens, `where_head`, the object's
+    centre (x, y) read from that mean, and `count_head`, the number of objects read from [CLS]."""
 
     def __init__(self, config):
         super().__init__()
@@ -87,6 +89,7 @@ class BlipTrio(torch.nn.Module):
         self.patch_head = torch.nn.Linear(config.vision_config.hidden_size, 1 + len(SHAPES) * len(COLOUR_NAMES))
         self.count_head = torch.nn.Linear(config.vision_config.hidden_size, 1 + w.MAX_THINGS)
         self.object_head = torch.nn.Linear(config.vision_config.hidden_size, len(SHAPES) * len(COLOUR_NAMES))
+        self.where_head = torch.nn.Linear(config.vision_config.hidden_size, 2)
 
 
 def timm_vit_to_blip(state: dict[str, torch.Tensor], grid: int) -> dict[str, torch.Tensor]:
@@ -172,14 +175,19 @@ def scene_arrays(seed: int, count: int, size: int, patch: int, start: int = 0
     return images, rows, labels
 
 
-def pooled_objects(tokens: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mean patch token of each (colour, shape) present in each picture, and its class (shape * 6 +
-    colour). tokens [B, P, D] (patches only), labels [B, P] patch labels (0 = background)."""
+def pooled_objects(tokens: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The mean patch token of each (colour, shape) present in each picture, its class (shape * 6 +
+    colour) and where it is: the mean centre (x, y) of its patches as shares of the picture side.
+    tokens [B, P, D] (patches only, P = g * g row by row), labels [B, P] patch labels (0 = background)."""
     onehot = F.one_hot(labels, 1 + len(SHAPES) * len(COLOUR_NAMES)).to(tokens.dtype)[:, :, 1:]   # [B, P, 36]
     patches = onehot.sum(1)                                                                   # [B, 36]
     means = torch.einsum("bpk,bpd->bkd", onehot, tokens) / patches.clamp(min=1)[..., None]  # [B, 36, D]
+    g = int(round(labels.shape[1] ** 0.5))
+    rows, cols = torch.meshgrid(torch.arange(g), torch.arange(g), indexing="ij")            # [g, g] each
+    at = (torch.stack([cols.flatten(), rows.flatten()], -1).to(tokens.dtype) + 0.5) / g     # [P, 2] (x, y)
+    centres = torch.einsum("bpk,pc->bkc", onehot, at) / patches.clamp(min=1)[..., None]     # [B, 36, 2]
     present = patches > 0
-    return means[present], torch.nonzero(present)[:, 1]                                      # [O, D], [O]
+    return means[present], torch.nonzero(present)[:, 1], centres[present]                    # [O, D], [O], [O, 2]
 
 
 def decoder_inputs(tokenizer, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -251,7 +259,8 @@ class BlipTask:
     def vision_loss(self, model: BlipTrio, images: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor,
                     flip: tuple[bool, bool] = (False, False)) -> torch.Tensor:
         """Per-patch colour-and-shape cross-entropy, plus `vision.objects` x that of each object's mean
-        patch token, plus `vision.count` x the [CLS] count's. images
+        patch token, plus `vision.where` x the squared error of the centre read from that mean (shares
+        of the side), plus `vision.count` x the [CLS] count's. images
         [B, S, S, 3] uint8, rows [B, 5, 4], labels [B, g, g]; flip: (horizontal, vertical)."""
         if flip[0]:
             images, labels = images.flip(2), labels.flip(2)
@@ -259,10 +268,12 @@ class BlipTask:
             images, labels = images.flip(1), labels.flip(1)
         tokens = model.captioner.vision_model(pixel_values=to_model_input(images, self.mean, self.std)).last_hidden_state
         patches = F.cross_entropy(model.patch_head(tokens[:, 1:]).flatten(0, 1), labels.flatten())  # [B * P, 37]
-        means, which = pooled_objects(tokens[:, 1:], labels.flatten(1))
+        means, which, centres = pooled_objects(tokens[:, 1:], labels.flatten(1))
         objects = F.cross_entropy(model.object_head(means), which)                                  # [O, 36]
+        where = F.mse_loss(model.where_head(means).float(), centres.float())                        # [O, 2]
         count = F.cross_entropy(model.count_head(tokens[:, 0]), (rows[:, :, 0] >= 0).sum(1))      # [B, 6]
-        return patches + float(self.vision.get("objects", 1.0)) * objects + float(self.vision.get("count", 0.5)) * count
+        return (patches + float(self.vision.get("objects", 1.0)) * objects + float(self.vision.get("where", 0.0)) * where
+                + float(self.vision.get("count", 0.5)) * count)
 
     def train_vision(self, model: BlipTrio, images: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor) -> None:
         """Stage 1: AdamW on the image encoder and its two heads, linear warm-up then cosine decay,
@@ -274,7 +285,7 @@ class BlipTask:
         steps, batch = int(self.vision["steps"]), int(self.vision.get("batch_size", 64))
         peak = float(self.vision["base_lr"]) * batch / int(self.vision.get("base_batch_size", 256))
         params = [*model.captioner.vision_model.parameters(), *model.patch_head.parameters(),
-                  *model.object_head.parameters(), *model.count_head.parameters()]
+                  *model.object_head.parameters(), *model.where_head.parameters(), *model.count_head.parameters()]
         decay = [p for p in params if p.ndim > 1]
         optim = torch.optim.AdamW([{"params": decay, "weight_decay": float(self.vision.get("weight_decay", 0.05))},
                                    {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}], lr=peak)
@@ -302,7 +313,8 @@ class BlipTask:
         """How well the image encoder's tokens name what is where, on scenes of the validation stream:
         the stage-1 heads read each object patch's shape and colour (patch_*), each object's shape and
         colour by the majority of its patches (object_*) and from the mean of its patch tokens
-        (pooled_*), and the number of objects from [CLS]."""
+        (pooled_*), each object's centre from that mean (centre_error: mean absolute error in x and y,
+        as a share of the side), and the number of objects from [CLS]."""
         n = int(scenes or self.vision.get("probe_scenes", 300))
         images, rows, labels = (torch.from_numpy(a) for a in
                                 scene_arrays(self.data["val_seed"], n, self.size, self.patch, start=10_000))
@@ -322,8 +334,9 @@ class BlipTask:
                 objects_shape.append(len(votes) > 0 and int(((votes - 1) // k).mode().values) == (label - 1) // k)
                 objects_colour.append(len(votes) > 0 and int(((votes - 1) % k).mode().values) == (label - 1) % k)
         count = model.count_head(tokens[:, 0]).argmax(-1) == (rows[:, :, 0] >= 0).sum(1)
-        means, which = pooled_objects(tokens[:, 1:], truth)
+        means, which, centres = pooled_objects(tokens[:, 1:], truth)
         named = model.object_head(means).argmax(-1)                                     # [O]
+        off = (model.where_head(means) - centres).abs().mean()                          # shares of the side
         return {"probe_patch_shape": round(float(shape_ok[on].float().mean()), 4),
                 "probe_patch_colour": round(float(colour_ok[on].float().mean()), 4),
                 "probe_background": round(float((guess[~on] == 0).float().mean()), 4),
@@ -331,7 +344,8 @@ class BlipTask:
                 "probe_object_colour": round(float(np.mean(objects_colour)), 4),
                 "probe_pooled_shape": round(float((named // k == which // k).float().mean()), 4),
                 "probe_pooled_colour": round(float((named % k == which % k).float().mean()), 4),
-                "probe_count": round(float(count.float().mean()), 4)}
+                "probe_count": round(float(count.float().mean()), 4),
+                "probe_centre_error": round(float(off), 4)}
 
     @torch.no_grad()
     def encode(self, model: BlipTrio, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
@@ -344,7 +358,7 @@ class BlipTask:
         """From now on the image encoder stays as it is: its output for every training scene is
         computed once, and the text modules train on it."""
         for p in [*model.captioner.vision_model.parameters(), *model.patch_head.parameters(),
-                  *model.object_head.parameters(), *model.count_head.parameters()]:
+                  *model.object_head.parameters(), *model.where_head.parameters(), *model.count_head.parameters()]:
             p.requires_grad_(False)
             p.grad = None
         model.eval()
