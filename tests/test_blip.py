@@ -141,12 +141,13 @@ def test_pooled_objects_average_each_objects_patches():
     from visionlab.toy.blip_task import pooled_objects
 
     tokens = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)   # [B, P, D]
-    labels = torch.tensor([[0, 5, 5, 9], [1, 0, 0, 0]])                   # 0 = background
+    labels = torch.tensor([[0, 5, 5, 9], [0, 1, 0, 0]])                   # 0 = background
     means, which, centres = pooled_objects(tokens, labels)                   # a 2 x 2 grid
     assert which.tolist() == [4, 8, 0]                                      # label - 1, picture by picture
-    torch.testing.assert_close(means, torch.stack([tokens[0, 1:3].mean(0), tokens[0, 3], tokens[1, 0]]))
-    # (x, y): patches 1 and 2 (top right, bottom left) meet in the middle; 3 is bottom right; 0 top left
-    torch.testing.assert_close(centres, torch.tensor([[0.5, 0.5], [0.75, 0.75], [0.25, 0.25]]))
+    torch.testing.assert_close(means, torch.stack([tokens[0, 1:3].mean(0), tokens[0, 3], tokens[1, 1]]))
+    # (x, y): patches 1 and 2 (top right, bottom left) meet in the middle; 3 is bottom right; in the
+    # second picture, patch 1 is top right (x and y differ, so swapping them fails)
+    torch.testing.assert_close(centres, torch.tensor([[0.5, 0.5], [0.75, 0.75], [0.75, 0.25]]))
 
 
 def blip_task_input(task, images):
