@@ -91,6 +91,11 @@ class BlipTrio(torch.nn.Module):
         self.object_head = torch.nn.Linear(config.vision_config.hidden_size, len(SHAPES) * len(COLOUR_NAMES))
         self.where_head = torch.nn.Linear(config.vision_config.hidden_size, 2)
 
+    def stage1_parameters(self) -> list[torch.nn.Parameter]:
+        """The image encoder and stage 1's heads: what stage 1 trains, then freezes."""
+        return [*self.captioner.vision_model.parameters(), *self.patch_head.parameters(),
+                *self.object_head.parameters(), *self.where_head.parameters(), *self.count_head.parameters()]
+
 
 def timm_vit_to_blip(state: dict[str, torch.Tensor], grid: int) -> dict[str, torch.Tensor]:
     """A timm VisionTransformer's weights (class token, pre-norm blocks with fused qkv, final norm)
@@ -276,7 +281,7 @@ class BlipTask:
                 + float(self.vision.get("count", 0.5)) * count)
 
     def train_vision(self, model: BlipTrio, images: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor) -> None:
-        """Stage 1: AdamW on the image encoder and its two heads, linear warm-up then cosine decay,
+        """Stage 1: AdamW on the image encoder and its four heads, linear warm-up then cosine decay,
         linear learning-rate scaling (`vision.base_lr` x batch / `vision.base_batch_size`)."""
         from tqdm import tqdm
 
@@ -284,8 +289,7 @@ class BlipTask:
 
         steps, batch = int(self.vision["steps"]), int(self.vision.get("batch_size", 64))
         peak = float(self.vision["base_lr"]) * batch / int(self.vision.get("base_batch_size", 256))
-        params = [*model.captioner.vision_model.parameters(), *model.patch_head.parameters(),
-                  *model.object_head.parameters(), *model.where_head.parameters(), *model.count_head.parameters()]
+        params = model.stage1_parameters()
         decay = [p for p in params if p.ndim > 1]
         optim = torch.optim.AdamW([{"params": decay, "weight_decay": float(self.vision.get("weight_decay", 0.05))},
                                    {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}], lr=peak)
@@ -357,8 +361,7 @@ class BlipTask:
     def freeze(self, model: BlipTrio, images: torch.Tensor) -> None:
         """From now on the image encoder stays as it is: its output for every training scene is
         computed once, and the text modules train on it."""
-        for p in [*model.captioner.vision_model.parameters(), *model.patch_head.parameters(),
-                  *model.object_head.parameters(), *model.where_head.parameters(), *model.count_head.parameters()]:
+        for p in model.stage1_parameters():
             p.requires_grad_(False)
             p.grad = None
         model.eval()
