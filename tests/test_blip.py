@@ -150,6 +150,30 @@ def test_pooled_objects_average_each_objects_patches():
     torch.testing.assert_close(centres, torch.tensor([[0.5, 0.5], [0.75, 0.75], [0.75, 0.25]]))
 
 
+def test_stage1_loss_teaches_where_each_object_is():
+    """`vision.where` adds that weight x the squared error of the centres read from each object's mean
+    patch token (the where head) to stage 1's loss, and trains the where head."""
+    from visionlab.toy.blip_task import BlipTask, pooled_objects, scene_arrays
+    from visionlab.toy.train import load_config
+
+    cfg = load_config(ROOT / "configs" / "shapes-blip-tiny.toml")
+    cfg.pop("autocast", None)                                   # exact float32 sums
+    images, rows, labels = (torch.from_numpy(a) for a in scene_arrays(1, 3, 96, 8))
+    losses = {}
+    for weight in (0.0, 10.0):
+        cfg["vision"]["where"] = weight
+        task = BlipTask(cfg)
+        torch.manual_seed(0)
+        model = task.build()
+        losses[weight] = task.vision_loss(model, images, rows, labels)
+    tokens = model.captioner.vision_model(pixel_values=blip_task_input(task, images)).last_hidden_state
+    means, _, centres = pooled_objects(tokens[:, 1:], labels.flatten(1))
+    expected = 10.0 * torch.nn.functional.mse_loss(model.where_head(means), centres)
+    torch.testing.assert_close(losses[10.0] - losses[0.0], expected, rtol=1e-4, atol=1e-5)
+    losses[10.0].backward()
+    assert model.where_head.weight.grad.abs().sum() > 0
+
+
 def blip_task_input(task, images):
     from visionlab.toy.tasks import to_model_input
 
