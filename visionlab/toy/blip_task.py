@@ -187,9 +187,10 @@ def pooled_objects(tokens: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     onehot = F.one_hot(labels, 1 + len(SHAPES) * len(COLOUR_NAMES)).to(tokens.dtype)[:, :, 1:]   # [B, P, 36]
     patches = onehot.sum(1)                                                                   # [B, 36]
     means = torch.einsum("bpk,bpd->bkd", onehot, tokens) / patches.clamp(min=1)[..., None]  # [B, 36, D]
+    from visionlab.pipelines.segmentation import grid_points
+
     g = int(round(labels.shape[1] ** 0.5))
-    rows, cols = torch.meshgrid(torch.arange(g), torch.arange(g), indexing="ij")            # [g, g] each
-    at = (torch.stack([cols.flatten(), rows.flatten()], -1).to(tokens.dtype) + 0.5) / g     # [P, 2] (x, y)
+    at = torch.from_numpy(grid_points(g, 1, 1)).to(tokens.dtype)                            # [P, 2] (x, y) row by row
     centres = torch.einsum("bpk,pc->bkc", onehot, at) / patches.clamp(min=1)[..., None]     # [B, 36, 2]
     present = patches > 0
     return means[present], torch.nonzero(present)[:, 1], centres[present]                    # [O, D], [O], [O, 2]
