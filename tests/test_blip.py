@@ -447,12 +447,12 @@ def test_bundled_blip_on_the_example_scene():
 
 def test_bundled_blip_quality_on_held_out_scenes():
     """A smaller sample of `python -m visionlab.toy.blip_eval` (weights/shapes-blip-tiny/evaluation.json
-    has the full figures on 300 scenes per kind: colour 96%, shape 93%, existence 95%, counting up to 4
-    objects 78%, position 74%, captions naming every object 54%; this sample of 60 gives 95%, 85%, 95%,
-    73%, 68% and 45%). Guards against regressions with room for a retrain's noise; the weights before
-    the two-stage trainer (colour 70%, shape 47%, existence 74%, captions 14%) and those before the
-    image encoder learnt where objects are (position 53%) fail it. Counting and captions are still
-    below the issue's targets."""
+    has the full figures on 300 scenes per kind: colour 96%, shape 92%, existence 95%, counting up to 4
+    objects 81%, position 81%, captions naming every object 54%; this sample of 60 gives 95%, 85%, 92%,
+    76%, 82% and 43%). Guards against regressions with room for a retrain's noise; the weights before
+    the two-stage trainer (colour 70%, shape 47%, existence 74%, captions 14%), those before the image
+    encoder learnt where objects are (position 53%) and those before counts were asked twice as often
+    (position 68% on this sample) fail it. Captions are still below the issue's target."""
     from visionlab.toy.blip_eval import evaluate
 
     scores = evaluate(REGISTRY["shapes-blip-vqa-tiny"].local_dir.parent, per_kind=60, held_out_per_kind=0,
@@ -460,5 +460,5 @@ def test_bundled_blip_quality_on_held_out_scenes():
     print(scores)
     assert scores["seed"] == 13 and scores["n_colour"] == 60
     assert scores["colour"] >= 0.88 and scores["shape"] >= 0.78 and scores["exist"] >= 0.83
-    assert scores["count_up_to_4"] >= 0.62 and scores["position"] >= 0.58
+    assert scores["count_up_to_4"] >= 0.62 and scores["position"] >= 0.70
     assert scores["caption_names_every_object"] >= 0.35 and scores["itm_accuracy"] >= 0.7
