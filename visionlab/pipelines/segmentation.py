@@ -31,6 +31,7 @@ from visionlab.models.cache import LRUCache
 from visionlab.models.gpu import gpu_task
 from visionlab.models.registry import ModelSpec, get_spec
 from visionlab.ops.boxes import nms
+from visionlab.ops.grids import grid_points  # the prompts of "segment everything"
 from visionlab.ops.images import ImageLike, content_key, load_image
 
 GRABCUT_SIDE = 512        # GrabCut runs on a copy at most this large (it is slow on big pictures)
@@ -270,15 +271,6 @@ def mask_boxes(masks):
     boxes = torch.stack([x0, y0, x1, y1], 1)                                       # [N, 4]
     empty = ~rows.any(1)
     return torch.where(empty[:, None], torch.zeros_like(boxes), boxes)
-
-
-def grid_points(points_per_side: int, height: int, width: int) -> np.ndarray:
-    """The prompts of "segment everything": the centres of an n x n grid of cells over the picture,
-    (n*n, 2) float64 (x, y) in picture pixels, row by row."""
-    n = int(points_per_side)
-    centres = (np.arange(n) + 0.5) / n                                           # [n] in 0-1
-    xy = np.stack(np.meshgrid(centres, centres), -1).reshape(-1, 2)             # [n*n, 2] x varies fastest
-    return xy * np.array([width, height], np.float64)
 
 
 def _grid_seconds(embedding: SamEmbedding, points_per_side: int = POINTS_PER_SIDE, *args, **kwargs) -> float:

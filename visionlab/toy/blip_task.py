@@ -58,6 +58,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from visionlab.ops.grids import grid_points
 from visionlab.toy import blip_world as w
 from visionlab.toy.clip_task import CLIP_MEAN, CLIP_STD, contrastive_loss
 from visionlab.toy.shapes import COLOUR_NAMES, SHAPES, Scene, make_scene
@@ -187,8 +188,6 @@ def pooled_objects(tokens: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     onehot = F.one_hot(labels, 1 + len(SHAPES) * len(COLOUR_NAMES)).to(tokens.dtype)[:, :, 1:]   # [B, P, 36]
     patches = onehot.sum(1)                                                                   # [B, 36]
     means = torch.einsum("bpk,bpd->bkd", onehot, tokens) / patches.clamp(min=1)[..., None]  # [B, 36, D]
-    from visionlab.pipelines.segmentation import grid_points
-
     g = int(round(labels.shape[1] ** 0.5))
     at = torch.from_numpy(grid_points(g, 1, 1)).to(tokens.dtype)                            # [P, 2] (x, y) row by row
     centres = torch.einsum("bpk,pc->bkc", onehot, at) / patches.clamp(min=1)[..., None]     # [B, 36, 2]
